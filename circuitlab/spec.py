@@ -38,6 +38,7 @@ FAMILIES = (
     "gated-deltanet",
     "rwkv7",
     "dense",
+    "multilayer",
 )
 
 

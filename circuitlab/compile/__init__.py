@@ -18,6 +18,7 @@ import numpy as np
 from circuitlab.circuit.ir import Circuit
 from circuitlab.compile.affine import PD_COMBINES, apply, combine, to_dense
 from circuitlab.compile.chain import unroll_chain
+from circuitlab.compile.multilayer import check_multilayer_strategy, compile_layers
 from circuitlab.compile.network import run_schedule
 from circuitlab.compile.schedules import STRATEGY_NAMES, schedule
 from circuitlab.errors import CompileError
@@ -69,6 +70,25 @@ def _check_strategy(model, strategy: str, outputs: str) -> None:
         )
 
 
+def _check_multilayer(model, strategy: str, outputs: str) -> None:
+    if strategy not in STRATEGIES:
+        raise CompileError(f"unknown strategy {strategy!r}; valid strategies: {', '.join(STRATEGIES)}")
+    if outputs not in ("final", "all"):
+        raise CompileError(f"outputs must be 'final' or 'all', got {outputs!r}")
+    check_multilayer_strategy(model, strategy, outputs)
+
+
+def _estimate_multilayer(model, n: int, strategy: str, fold: bool, pd_combine: str) -> int:
+    # Compile the network at a small size and scale per position; the combine
+    # schedules add a log factor at most, counted by scaling with log2 n.
+    probe_n = 4
+    probe_strategy = "serial" if strategy == "tree" else strategy
+    probe = Circuit(fold=fold, capacity=4096)
+    compile_layers(probe, model, probe_n, probe_strategy, "all", pd_combine)
+    per_position = probe.num_nodes / (probe_n + 1)
+    return int(per_position * (n + 1) * max(1.0, np.log2(n + 1) / 2))
+
+
 def estimate_gates(model, n: int, strategy: str, *, fold: bool = True, pd_combine="structured") -> int:
     """Estimate the number of nodes of a compiled circuit without building it.
 
@@ -77,6 +97,8 @@ def estimate_gates(model, n: int, strategy: str, *, fold: bool = True, pd_combin
     is counted at its dense cost, an upper bound once ranks have grown.
     """
     n = _check_n(n)
+    if getattr(model, "is_multilayer", False):
+        return _estimate_multilayer(model, n, strategy, fold, pd_combine)
     scratch = Circuit(fold=fold, capacity=1024)
     ext = model.add_inputs(scratch, 2)
     h0 = model.initial_state(scratch)
@@ -153,7 +175,11 @@ def compile_model(
     ('tree', (1, 5))
     """
     n = _check_n(n)
-    _check_strategy(model, strategy, outputs)
+    multilayer = getattr(model, "is_multilayer", False)
+    if multilayer:
+        _check_multilayer(model, strategy, outputs)
+    else:
+        _check_strategy(model, strategy, outputs)
     if pd_combine not in PD_COMBINES:
         raise CompileError(f"unknown PD combine {pd_combine!r}; use one of {', '.join(PD_COMBINES)}")
     estimate = estimate_gates(model, n, strategy, fold=fold, pd_combine=pd_combine)
@@ -167,10 +193,13 @@ def compile_model(
     logger.info("compiling %s, n=%d, strategy=%s, estimate %d nodes", model.name, n, strategy, estimate)
 
     c = Circuit(fold=fold, capacity=int(estimate * 1.05) + 64, edge_capacity=int(estimate * 2.1) + 128)
-    ext = model.add_inputs(c, n)
-    h0 = np.asarray(model.initial_state(c))
+    if not multilayer:
+        ext = model.add_inputs(c, n)
+        h0 = np.asarray(model.initial_state(c))
 
-    if strategy == "chain":
+    if multilayer:
+        states = compile_layers(c, model, n, strategy, outputs, pd_combine, progress)
+    elif strategy == "chain":
         done = [0]
 
         def tick(count):

@@ -25,7 +25,9 @@ class SlotStore:
     def __init__(self, maps: AffineMaps):
         self.n = maps.count
         self.keys: list[tuple] = [maps.key]
-        self.storage: list[AffineMaps] = [maps]
+        # Copy: the caller's arrays may be read-only broadcast views.
+        parts = {name: np.array(array, dtype=np.int64) for name, array in maps.parts.items()}
+        self.storage: list[AffineMaps] = [AffineMaps(maps.form, parts)]
         self.form_of = np.zeros(self.n, dtype=np.int32)
 
     def _storage_for(self, template: AffineMaps) -> int:

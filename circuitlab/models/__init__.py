@@ -16,7 +16,7 @@ NONLINEAR_FAMILIES = ("elman", "mlp")
 
 def family_module(family: str):
     """Return the object that parses and emits one family (a module or a class)."""
-    from circuitlab.models import dense, diagonal, dplr, nonlinear, pd
+    from circuitlab.models import dense, diagonal, dplr, multilayer, nonlinear, pd
 
     table = {
         "diagonal": diagonal,
@@ -28,6 +28,7 @@ def family_module(family: str):
         "rwkv7": dplr.Rwkv7,
         "elman": nonlinear.ElmanModel,
         "mlp": nonlinear.MlpModel,
+        "multilayer": multilayer.MultilayerFamily,
     }
     if family not in table:
         raise SpecError(f"unknown family {family!r}; known: {', '.join(table)}")
@@ -39,6 +40,10 @@ def build_model(spec):
     from circuitlab.models.linear import LinearSpecModel
 
     module = family_module(spec.family)
+    if spec.family == "multilayer":
+        from circuitlab.models.multilayer import MultilayerModel
+
+        return MultilayerModel(spec)
     if spec.family in NONLINEAR_FAMILIES:
         return module(spec)
     return LinearSpecModel(spec, module)

@@ -23,7 +23,17 @@ from circuitlab.errors import EvaluationError
 from circuitlab.models.base import RecurrentModel
 from circuitlab.rational import mpq
 
-__all__ = ["ElmanModel", "MlpModel", "ACTIVATIONS"]
+__all__ = [
+    "ElmanModel",
+    "MlpModel",
+    "ACTIVATIONS",
+    "parse_elman",
+    "parse_mlp",
+    "elman_step",
+    "mlp_step",
+    "elman_reference",
+    "mlp_reference",
+]
 
 ACTIVATIONS = ("relu", "step", "identity", "tanh", "sigmoid")
 EXACT_ACTIVATIONS = ("relu", "step", "identity")
@@ -117,6 +127,70 @@ class _NonlinearBase(RecurrentModel):
         return np.array(states, dtype=object).reshape(len(rows), self.state_dim)
 
 
+def parse_elman(table, dim, width, problems, where="") -> dict:
+    """Read the Elman keys W, U, c, activation for input width ``width``."""
+    return {
+        "W": problems.array(table, "W", where, (dim, dim)),
+        "U": problems.array(table, "U", where, (dim, width)),
+        "c": problems.array(table, "c", where, (dim,), default=0),
+        "activation": _read_activation(table, where, problems, "relu"),
+    }
+
+
+def elman_step(c, params, h, x):
+    """Emit ``act(W h + U x + c)``."""
+    pre = c.add(c.linear(params["W"], h), c.linear(params["U"], x, params["c"]))
+    return c.activation(params["activation"], pre)
+
+
+def elman_reference(params, h, x):
+    pre = _affine_exact(params["W"], np.zeros(len(h), dtype=object), h)
+    pre = pre + _affine_exact(params["U"], params["c"], x)
+    return _apply_exact(params["activation"], pre)
+
+
+def parse_mlp(table, dim, width, problems, where="") -> list:
+    """Read ``[[layers]]`` of an MLP update reading ``[h, x]`` (D + width columns)."""
+    layers_table = table.get("layers")
+    layers = []
+    if not isinstance(layers_table, list) or not layers_table:
+        problems.add(f"{where}layers", "missing list of [[layers]] tables (weight, bias, activation)")
+        return layers
+    columns = dim + width
+    for k, layer in enumerate(layers_table):
+        prefix = f"{where}layers[{k}]."
+        last = k == len(layers_table) - 1
+        weight = layer.get("weight") if isinstance(layer, dict) else None
+        rows = dim if last else (len(weight) if isinstance(weight, list) else 0)
+        if not last and rows == 0:
+            problems.add(f"{prefix}weight", "missing or empty")
+            break
+        layers.append(
+            {
+                "weight": problems.array(layer, "weight", prefix, (rows, columns)),
+                "bias": problems.array(layer, "bias", prefix, (rows,), default=0),
+                "activation": _read_activation(layer, prefix, problems, "identity" if last else "relu"),
+            }
+        )
+        columns = rows
+    return layers
+
+
+def mlp_step(c, layers, h, x):
+    """Emit the MLP update on ``[h, x]``."""
+    value = np.concatenate([np.asarray(h), np.asarray(x)])
+    for layer in layers:
+        value = c.activation(layer["activation"], c.linear(layer["weight"], value, layer["bias"]))
+    return value
+
+
+def mlp_reference(layers, h, x):
+    value = np.concatenate([h, x])
+    for layer in layers:
+        value = _apply_exact(layer["activation"], _affine_exact(layer["weight"], layer["bias"], value))
+    return value
+
+
 class ElmanModel(_NonlinearBase):
     """Elman RNN ``h_t = act(W h_{t-1} + U x_t + c)``."""
 
@@ -125,25 +199,15 @@ class ElmanModel(_NonlinearBase):
     @staticmethod
     def parse_params(table, dim, alphabet, problems) -> dict:
         width, embedding = _read_embedding(table, alphabet, problems)
-        return {
-            "input_dim": width,
-            "embedding": embedding,
-            "W": problems.array(table, "W", "", (dim, dim)),
-            "U": problems.array(table, "U", "", (dim, width)),
-            "c": problems.array(table, "c", "", (dim,), default=0),
-            "activation": _read_activation(table, "", problems, "relu"),
-        }
+        params = parse_elman(table, dim, width, problems)
+        params.update({"input_dim": width, "embedding": embedding})
+        return params
 
     def step(self, c, h, x):
-        p = self.spec.params
-        pre = c.add(c.linear(p["W"], h), c.linear(p["U"], x, p["c"]))
-        return c.activation(p["activation"], pre)
+        return elman_step(c, self.spec.params, h, x)
 
     def reference_step(self, h, x):
-        p = self.spec.params
-        pre = _affine_exact(p["W"], np.zeros(self.state_dim, dtype=object), h)
-        pre = pre + _affine_exact(p["U"], p["c"], x)
-        return _apply_exact(p["activation"], pre)
+        return elman_reference(self.spec.params, h, x)
 
 
 class MlpModel(_NonlinearBase):
@@ -154,40 +218,11 @@ class MlpModel(_NonlinearBase):
     @staticmethod
     def parse_params(table, dim, alphabet, problems) -> dict:
         width, embedding = _read_embedding(table, alphabet, problems)
-        layers_table = table.get("layers")
-        layers = []
-        if not isinstance(layers_table, list) or not layers_table:
-            problems.add("layers", "missing list of [[layers]] tables (weight, bias, activation)")
-        else:
-            columns = dim + width
-            for k, layer in enumerate(layers_table):
-                where = f"layers[{k}]."
-                last = k == len(layers_table) - 1
-                weight = layer.get("weight") if isinstance(layer, dict) else None
-                rows = dim if last else (len(weight) if isinstance(weight, list) else 0)
-                if not last and rows == 0:
-                    problems.add(f"{where}weight", "missing or empty")
-                    break
-                layers.append(
-                    {
-                        "weight": problems.array(layer, "weight", where, (rows, columns)),
-                        "bias": problems.array(layer, "bias", where, (rows,), default=0),
-                        "activation": _read_activation(
-                            layer, where, problems, "identity" if last else "relu"
-                        ),
-                    }
-                )
-                columns = rows
+        layers = parse_mlp(table, dim, width, problems)
         return {"input_dim": width, "embedding": embedding, "layers": layers}
 
     def step(self, c, h, x):
-        value = np.concatenate([np.asarray(h), np.asarray(x)])
-        for layer in self.spec.params["layers"]:
-            value = c.activation(layer["activation"], c.linear(layer["weight"], value, layer["bias"]))
-        return value
+        return mlp_step(c, self.spec.params["layers"], h, x)
 
     def reference_step(self, h, x):
-        value = np.concatenate([h, x])
-        for layer in self.spec.params["layers"]:
-            value = _apply_exact(layer["activation"], _affine_exact(layer["weight"], layer["bias"], value))
-        return value
+        return mlp_reference(self.spec.params["layers"], h, x)
