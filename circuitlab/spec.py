@@ -218,6 +218,9 @@ def parse_spec(table: dict, *, source: str = "<spec>", default_name: str = "mode
         else:
             weights = problems.array(readout, "weights", "readout.", (state_dim,))
             bias = problems.rational(readout, "bias", "readout.", default=0)
+            for key in readout:
+                if key not in ("weights", "bias"):
+                    problems.add(f"readout.{key}", "unknown key (known: bias, weights)")
 
     params = {}
     if family is not None and state_dim is not None and alphabet is not None:

@@ -116,15 +116,20 @@ def test_levels_valid_and_read_only(name):
         sched = schedule(name, n)
         sched.validate()
         for level in sched.levels:
-            assert level.dtype == np.int64
+            assert level.dtype == np.int32
             assert not level.flags.writeable
             assert np.all(np.diff(level[:, 0]) > 0)
 
 
 @pytest.mark.parametrize("name", STRATEGY_NAMES)
-def test_level_count_equals_depth(name):
-    for n in range(1, 300):
+def test_each_combine_at_its_depth(name):
+    for n in (*range(1, 300), 1000, 1025):
         sched = schedule(name, n)
+        slot_depth = np.zeros(n, dtype=np.int64)
+        for index, level in enumerate(sched.levels):
+            depth = np.maximum(slot_depth[level[:, 0]], slot_depth[level[:, 1]]) + 1
+            assert np.all(depth == index + 1), (n, index)
+            slot_depth[level[:, 0]] = depth
         assert len(sched.levels) == sched.depth(), n
 
 
@@ -142,7 +147,7 @@ def test_validate_rejects_bad_rows():
         [np.array([[1, -1]], dtype=np.int64)],
         [np.array([[2, 0], [2, 1]], dtype=np.int64)],
         [np.zeros((0, 2), dtype=np.int64)],
-        [np.array([[1, 0]], dtype=np.int32)],
+        [np.array([[1, 0]], dtype=np.float64)],
         [np.array([1, 0], dtype=np.int64)],
     ]
     for levels in cases:
@@ -228,7 +233,7 @@ def test_power_of_two_closed_forms(name):
 
 
 def test_small_n_by_hand():
-    # n = 2: one combine everywhere.  n = 4 Brent-Kung: (1,0), (3,2); (3,1), (2,1).
+    # Every strategy combines two slots with the single row (1, 0).
     for name in STRATEGY_NAMES:
         sched = schedule(name, 2)
         assert [level.tolist() for level in sched.levels] == [[[1, 0]]]
@@ -277,7 +282,7 @@ def test_large_schedules_build():
 
 
 def test_wrong_formula_reported():
-    # n * log2(n) - n + 1 holds for Kogge-Stone only when n is a power of two.
+    # n * log2(n) - n + 1 is the Kogge-Stone size only when n is a power of two.
     wrong = N_SYMBOL * ceil_log2(N_SYMBOL) - N_SYMBOL + 1
     mismatches = verify_formulas("kogge-stone", 40, formulas={"size": wrong})
     reported = [mismatch.n for mismatch in mismatches]

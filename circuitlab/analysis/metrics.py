@@ -66,7 +66,7 @@ def input_support(circuit, nodes) -> list[int]:
         (
             np.ones(circuit.num_edges, dtype=np.int8),
             circuit.fanin.astype(np.int64),
-            circuit.fanin_ptr,
+            circuit.fanin_ptr.astype(np.int64),
         ),
         shape=(circuit.num_nodes, circuit.num_nodes),
     )

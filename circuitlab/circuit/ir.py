@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -39,25 +38,39 @@ __all__ = ["Circuit", "BlockTable"]
 
 _GROWTH = 1.5
 _INDEX = np.int64
+_UINT32_LIMIT = 2**32 - 1
 
 
-@dataclass
 class BlockTable:
     """Block labels: which step, combine level or layer produced a gate.
 
     Block ``b`` has kind ``kinds[kind[b]]`` (for example ``"step"``, ``"combine"``,
-    ``"readout"``), an ``index`` (position t, or level of a combine network) and a
-    ``layer``. Gate ``g`` belongs to block ``Circuit.block[g]`` (-1 for none).
+    ``"readout"``), an ``index`` (position t, or level of a combine network), a
+    ``layer`` and a ``slot`` (the slot a combine writes, or -1). Gate ``g`` belongs
+    to block ``Circuit.block[g]`` (-1 for none). Storage grows geometrically, so
+    appending blocks one at a time stays linear overall.
     """
 
-    kinds: list[str] = field(default_factory=list)
-    kind: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
-    index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    layer: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
-    slot: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    _FIELDS = (("kind", np.uint8), ("index", np.int32), ("layer", np.int16), ("slot", np.int32))
+
+    def __init__(self, kinds=None, kind=None, index=None, layer=None, slot=None):
+        self.kinds: list[str] = list(kinds or [])
+        given = {"kind": kind, "index": index, "layer": layer, "slot": slot}
+        self._count = 0 if kind is None else len(kind)
+        for name, dtype in self._FIELDS:
+            values = given[name]
+            array = np.zeros(max(self._count, 16), dtype=dtype)
+            if values is not None:
+                array[: self._count] = values
+            setattr(self, f"_{name}", array)
+
+    kind = property(lambda self: self._kind[: self._count])
+    index = property(lambda self: self._index[: self._count])
+    layer = property(lambda self: self._layer[: self._count])
+    slot = property(lambda self: self._slot[: self._count])
 
     def __len__(self) -> int:
-        return len(self.kind)
+        return self._count
 
     def add(self, kind: str, index, layer: int = 0, slot=None) -> np.ndarray:
         """Append one block per entry of ``index`` and return their ids.
@@ -67,17 +80,22 @@ class BlockTable:
         if kind not in self.kinds:
             self.kinds.append(kind)
         index = np.atleast_1d(np.asarray(index, dtype=np.int64))
-        start = len(self.kind)
-        self.kind = np.concatenate(
-            [self.kind, np.full(len(index), self.kinds.index(kind), dtype=np.int16)]
-        )
-        self.index = np.concatenate([self.index, index])
-        self.layer = np.concatenate(
-            [self.layer, np.full(len(index), layer, dtype=np.int32)]
-        )
-        slot = np.full(len(index), -1) if slot is None else np.atleast_1d(slot)
-        self.slot = np.concatenate([self.slot, np.asarray(slot, dtype=np.int64)])
-        return np.arange(start, start + len(index), dtype=np.int64)
+        start, end = self._count, self._count + len(index)
+        if end > len(self._kind):
+            size = max(end, int(1.5 * len(self._kind)))
+            for name, _dtype in self._FIELDS:
+                getattr(self, f"_{name}").resize(size, refcheck=False)
+        self._kind[start:end] = self.kinds.index(kind)
+        self._index[start:end] = index
+        self._layer[start:end] = layer
+        self._slot[start:end] = -1 if slot is None else np.atleast_1d(slot)
+        self._count = end
+        return np.arange(start, end, dtype=np.int64)
+
+    def trim(self) -> None:
+        """Release unused capacity."""
+        for name, _dtype in self._FIELDS:
+            getattr(self, f"_{name}").resize(max(self._count, 1), refcheck=False)
 
     def describe(self, block_id: int) -> str:
         """Return a label such as ``"step 3"`` or ``"layer 1 combine 2"``."""
@@ -119,7 +137,9 @@ class Circuit:
         self._n = 0
         self._e = 0
         self._op = np.zeros(capacity, dtype=np.uint8)
-        self._ptr = np.zeros(capacity + 1, dtype=_INDEX)
+        # Operand pointers are uint32 while the operand count fits (4 bytes per node
+        # instead of 8) and switch to int64 when it does not.
+        self._ptr = np.zeros(capacity + 1, dtype=np.uint32 if edge_capacity < _UINT32_LIMIT else _INDEX)
         self._fanin = np.zeros(edge_capacity, dtype=np.int32)
         self._depth = np.zeros(capacity, dtype=np.int32)
         self._nl = np.zeros(capacity, dtype=np.int32)
@@ -227,8 +247,8 @@ class Circuit:
         need_e = self._e + new_edges
         if need_e > len(self._fanin):
             size = need_e if exact else max(need_e, int(len(self._fanin) * _GROWTH))
-            if size >= 2**31 and self._fanin.dtype == np.int32:
-                raise CompileError("circuits above 2**31 operand slots are not supported")
+            if size >= _UINT32_LIMIT and self._ptr.dtype == np.uint32:
+                self._ptr = self._ptr.astype(_INDEX)
             self._fanin.resize(size, refcheck=False)
         if need_n >= 2**31 - 1:
             raise CompileError(
@@ -242,6 +262,7 @@ class Circuit:
         self._ptr.resize(self._n + 1, refcheck=False)
         self._fanin.resize(max(self._e, 1), refcheck=False)
         self._batch_starts.resize(max(self._num_batches, 1), refcheck=False)
+        self.blocks.trim()
 
     def _record_batches(self, starts: np.ndarray) -> None:
         need = self._num_batches + len(starts)
@@ -249,6 +270,19 @@ class Circuit:
             self._batch_starts.resize(max(need, int(len(self._batch_starts) * 2)), refcheck=False)
         self._batch_starts[self._num_batches : need] = starts
         self._num_batches = need
+
+    # ------------------------------------------------------------------ display
+
+    def render(self, path, **options):
+        """Draw the circuit with Graphviz; see :func:`circuitlab.render.render_circuit`."""
+        from circuitlab.render import render_circuit
+
+        return render_circuit(self, path, **options)
+
+    def _repr_svg_(self):
+        from circuitlab.render import repr_svg
+
+        return repr_svg(self)
 
     # ------------------------------------------------------------------ blocks
 

@@ -128,6 +128,11 @@ def estimate_gates(model, n: int, strategy: str, *, fold: bool = True, pd_combin
     return int(total + leaves)
 
 
+def _inputs_per_position(model) -> int:
+    scratch = Circuit(capacity=64)
+    return int(model.add_inputs(scratch, 1).shape[-1])
+
+
 def compile_model(
     model,
     n: int,
@@ -192,7 +197,9 @@ def compile_model(
         )
     logger.info("compiling %s, n=%d, strategy=%s, estimate %d nodes", model.name, n, strategy, estimate)
 
-    c = Circuit(fold=fold, capacity=int(estimate * 1.05) + 64, edge_capacity=int(estimate * 2.1) + 128)
+    # Inputs have no operands and every built-in gate has at most two.
+    edges = 2 * max(estimate - n * _inputs_per_position(model), 0)
+    c = Circuit(fold=fold, capacity=int(estimate * 1.01) + 64, edge_capacity=int(edges * 1.01) + 128)
     if not multilayer:
         ext = model.add_inputs(c, n)
         h0 = np.asarray(model.initial_state(c))
@@ -235,6 +242,10 @@ def compile_model(
 def _compile_network(c, model, n, strategy, outputs, ext, h0, pd_combine, progress):
     with c.block_scope("step", np.arange(n)):
         maps = model.step_maps(c, ext)
+        if maps.form == "pd" and pd_combine == "monomial":
+            # Monomial matrices P diag(d) combine as dense matrices; converting once
+            # per step keeps every combine at exactly the dense cost.
+            maps = to_dense(c, maps)
     sched = schedule(strategy, n)
     done = [0]
 

@@ -120,6 +120,12 @@ def _combine_diag(c, p1: dict, p2: dict) -> AffineMaps:
 
 
 def _combine_pd(c, p1: dict, p2: dict) -> AffineMaps:
+    if p1["d"].shape[1] == 1:
+        # The only permutation of one coordinate is the identity, so for valid
+        # inputs the diagonal and bias need no moving: the combine is diagonal.
+        diagonal = _combine_diag(c, p1, p2)
+        p = c.logical_and(p1["p"], p2["p"])
+        return AffineMaps("pd", {"p": p, **diagonal.parts})
     # P1 D1 P2 D2 = (P1 P2) (P2^T D1 P2) D2: the permutations compose as 0/1 matrices
     # (AND for products, OR for sums with at most one nonzero term), and the diagonal
     # of the first map moves along the second permutation before the product.

@@ -104,7 +104,8 @@ def _tile(c, template, t_state, t_ext, t_out, gate_mask, states, ext, layer, pro
     # Operands of template gates, classified: another gate, a state placeholder, a
     # per-position input placeholder, or a constant (mapped to the main circuit).
     t_ptr = template.fanin_ptr
-    starts, ends = t_ptr[gates], t_ptr[gates + 1]
+    starts = t_ptr[gates].astype(np.int64)
+    ends = t_ptr[gates + 1].astype(np.int64)
     lengths = ends - starts
     edge_index = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends)])
     operands = template.fanin[edge_index].astype(np.int64)

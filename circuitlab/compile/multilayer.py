@@ -29,7 +29,7 @@ def check_multilayer_strategy(model, strategy: str, outputs: str) -> None:
     if strategy == "tree" and (outputs == "all" or len(rnn_layers) > 1):
         raise CompileError(
             f"strategy tree computes only final states, but {model.name} needs every prefix "
-            f"state of layer {rnn_layers[0]} as input to the next layer; use a prefix network "
+            f"state of layers[{rnn_layers[0]}] as input to a later layer; use a prefix network "
             "(sklansky, kogge-stone, brent-kung, ladner-fischer, serial) or chain"
         )
 

@@ -18,6 +18,14 @@ from circuitlab.compile.affine import AffineMaps, combine
 
 __all__ = ["SlotStore", "run_schedule"]
 
+#: Combines emitted per batch (bounds the temporary arrays of a wide level).
+_CHUNK = 1 << 15
+
+#: Up to this many combines in a schedule, each combine gets its own block label;
+#: above it, one block per batch of a level (``slot`` -1), which keeps the block
+#: table small next to the gates.
+BLOCK_DETAIL_LIMIT = 1 << 17
+
 
 class SlotStore:
     """n slots, each holding one affine map; maps of one form share arrays."""
@@ -68,23 +76,31 @@ def run_schedule(
 ) -> SlotStore:
     """Apply every level of a schedule and return the slots (prefixes or the total)."""
     store = SlotStore(maps)
+    detailed = sum(len(level) for level in levels) <= BLOCK_DETAIL_LIMIT
     for level_number, pairs in enumerate(levels, start=1):
         pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
         if not len(pairs):
             continue
+        # A level's combines read the values from before the level, so every
+        # operand is gathered before the first write. The combines themselves are
+        # emitted in chunks, which bounds the temporary arrays of a wide level.
         targets, sources = pairs[:, 0], pairs[:, 1]
-        # Read every operand before writing any result: a level's combines see
-        # the values from before the level.
         jobs = []
         for left_pos, left in store.get(sources):
             for right_pos, right in store.get(targets[left_pos]):
-                chosen = left_pos[right_pos]
-                jobs.append((chosen, left.take(right_pos), right))
-        for chosen, left, right in jobs:
-            index = np.full(len(chosen), level_number)
-            with c.block_scope("combine", index, layer, slot=targets[chosen]):
-                result = combine(c, left, right, pd_combine)
-            store.put(targets[chosen], result)
+                jobs.append((targets[left_pos[right_pos]], left.take(right_pos), right))
+        for written, left, right in jobs:
+            for lo in range(0, len(written), _CHUNK):
+                part = slice(lo, lo + _CHUNK)
+                if detailed:
+                    scope = c.block_scope(
+                        "combine", np.full(len(written[part]), level_number), layer, slot=written[part]
+                    )
+                else:
+                    scope = c.block_scope("combine", level_number, layer)
+                with scope:
+                    result = combine(c, left.take(part), right.take(part), pd_combine)
+                store.put(written[part], result)
         if progress:
             progress(len(pairs))
     return store

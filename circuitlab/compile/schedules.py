@@ -2,7 +2,7 @@
 
 A schedule combines ``n`` values ``x_0, ..., x_{n-1}`` with an associative operator
 ``∘`` in the *slot model*: slot ``i`` starts with ``x_i``, and a schedule is a
-sequence of levels.  A level is an ``int64`` array of shape ``(k, 2)`` whose rows
+sequence of levels.  A level is an ``int32`` array of shape ``(k, 2)`` whose rows
 ``(i, j)`` with ``j < i`` mean ``v[i] = v[j] ∘ v[i]``, the left operand being the
 earlier segment.  Every read in a level sees the values from before that level, and
 a level writes each slot at most once.  After the last level an all-prefix schedule
@@ -51,11 +51,12 @@ _K = sympy.Symbol("k", integer=True, nonnegative=True)
 
 # Lower-case class names, like sympy.floor, because they print inside formulas.
 class ceil_log2(sympy.Function):
-    """Exact ``ceil(log2(x))``: the least ``e`` with ``2**e >= x``, for integer ``x >= 1``.
+    """Exact ``ceil(log2(x))`` for an integer ``x >= 1``.
 
-    An integer argument evaluates with integer arithmetic,
-    ``(x - 1).bit_length()``, so no floating-point logarithm is taken.  A
-    symbolic argument, or an integer below 1, stays unevaluated.
+    The value is the least ``e`` with ``2**e >= x``.  An integer argument
+    evaluates with integer arithmetic, ``(x - 1).bit_length()``, so no
+    floating-point logarithm is taken.  A symbolic argument, or an integer
+    below 1, stays unevaluated.
     """
 
     is_integer = True
@@ -65,7 +66,7 @@ class ceil_log2(sympy.Function):
     def eval(cls, x: sympy.Expr) -> sympy.Integer | None:
         if x.is_Integer:
             if x < 1:
-                return None  # undefined: stays unevaluated, so evaluation fails
+                return None  # Undefined: stays unevaluated, so evaluate_formula fails.
             return sympy.Integer(int(x - 1).bit_length())
         return None
 
@@ -83,7 +84,7 @@ class floor_log2(sympy.Function):
     def eval(cls, x: sympy.Expr) -> sympy.Integer | None:
         if x.is_Integer:
             if x < 1:
-                return None  # undefined: stays unevaluated, so evaluation fails
+                return None  # Undefined: stays unevaluated, so evaluate_formula fails.
             return sympy.Integer(int(x).bit_length() - 1)
         return None
 
@@ -102,7 +103,7 @@ class bit_count(sympy.Function):
     def eval(cls, x: sympy.Expr) -> sympy.Integer | None:
         if x.is_Integer:
             if x < 0:
-                return None  # undefined: stays unevaluated, so evaluation fails
+                return None  # Undefined: stays unevaluated, so evaluate_formula fails.
             return sympy.Integer(int(x).bit_count())
         return None
 
@@ -127,7 +128,7 @@ class Schedule:
     n : int
         Number of slots (inputs).
     levels : tuple of numpy.ndarray
-        One read-only ``int64`` array of shape ``(k, 2)`` per level, ``k >= 1``,
+        One read-only ``int32`` array of shape ``(k, 2)`` per level, ``k >= 1``,
         with rows ``(i, j)``, ``j < i``, meaning ``v[i] = v[j] ∘ v[i]``.
         Rows in a level are sorted by ``i``.
     all_prefixes : bool
@@ -208,9 +209,9 @@ class Schedule:
                 raise CompileError(
                     f"{where}: invalid shape {level.shape}; expected (k, 2) with k >= 1"
                 )
-            if level.dtype != np.int64:
+            if level.dtype not in (np.int32, np.int64):
                 raise CompileError(
-                    f"{where}: invalid dtype {level.dtype}; expected int64"
+                    f"{where}: invalid dtype {level.dtype}; expected int32 or int64"
                 )
             targets = level[:, 0]
             sources = level[:, 1]
@@ -220,8 +221,13 @@ class Schedule:
                 raise CompileError(
                     f"{where}: invalid row {row}; rows need 0 <= j < i < n"
                 )
-            if np.unique(targets).size != targets.size:
-                raise CompileError(f"{where}: a slot is written twice in one level")
+            written, counts = np.unique(targets, return_counts=True)
+            if (counts > 1).any():
+                slot = int(written[counts > 1][0])
+                raise CompileError(
+                    f"{where}: slot {slot} is written twice; a level may write "
+                    "each slot at most once"
+                )
 
 
 def apply_schedule(
@@ -236,7 +242,8 @@ def apply_schedule(
     values : sequence
         The ``n`` inputs ``x_0, ..., x_{n-1}``.
     combine : callable
-        ``combine(earlier, later)``; it must be associative, need not commute.
+        ``combine(earlier, later)``.  It must be associative and need not be
+        commutative.
 
     Returns
     -------
@@ -271,7 +278,9 @@ def apply_schedule(
 
 
 def _pairs(targets: np.ndarray, sources: np.ndarray) -> np.ndarray:
-    return np.column_stack((targets, sources)).astype(np.int64, copy=False)
+    # int32 halves the memory a schedule holds during compilation; slot indices
+    # stay below n, and n is at most 2**31 - 1 here.
+    return np.column_stack((targets, sources)).astype(np.int32, copy=False)
 
 
 def _serial_levels(n: int) -> list[np.ndarray]:
@@ -281,7 +290,7 @@ def _serial_levels(n: int) -> list[np.ndarray]:
 
 def _sklansky_levels(n: int) -> list[np.ndarray]:
     # Level k: every slot i with bit k set reads the last slot of the preceding
-    # aligned block of 2**k slots, which by then holds that block's prefix.
+    # aligned block of 2**k slots, which by then contains that block's prefix.
     if n < 2:
         return []
     index = np.arange(n, dtype=np.int64)
@@ -322,6 +331,8 @@ def _brent_kung_levels(n: int) -> list[np.ndarray]:
 def _ladner_fischer_levels(n: int) -> list[np.ndarray]:
     # One Brent-Kung level pairs (2t, 2t+1), Sklansky runs on the odd slots,
     # and one Brent-Kung level fixes up the even slots from their odd neighbour.
+    # NOTE: this is the Sklansky-on-pairs variant (depth ceil_log2(n - 2) + 1),
+    # not the family P_0(n) of Ladner and Fischer (1980).
     odd = np.arange(1, n, 2, dtype=np.int64)
     levels = [_pairs(odd, odd - 1)]
     for level in _sklansky_levels(n // 2):
@@ -394,9 +405,9 @@ def _check_name(name: object) -> str:
     return name
 
 
-def _check_n(n: object, what: str) -> int:
+def _check_n(n: object, context: str) -> int:
     if isinstance(n, bool) or not isinstance(n, Integral) or int(n) < 1:
-        raise CompileError(f"invalid n={n!r} for {what}; n must be an integer >= 1")
+        raise CompileError(f"invalid n={n!r} for {context}; n must be an integer >= 1")
     return int(n)
 
 
@@ -422,6 +433,8 @@ def schedule(name: str, n: int) -> Schedule:
     """
     name = _check_name(name)
     n = _check_n(n, f"prefix strategy {name!r}")
+    if n >= 2**31:
+        raise CompileError(f"invalid n={n} for prefix strategy {name!r}; n must be below 2**31")
     levels = [level for level in _BUILDERS[name](n) if level.shape[0] > 0]
     for level in levels:
         level.setflags(write=False)
@@ -460,17 +473,17 @@ def _formulas() -> dict[str, dict[str, sympy.Expr]]:
     n = N_SYMBOL
     ceil_n = ceil_log2(n)
     floor_n = floor_log2(n)
-    one_if_any = sympy.Min(1, n - 1)
+    single_reader_fanout = sympy.Min(1, n - 1)
     return {
         "serial": {
             "size": n - 1,
             "depth": n - 1,
-            "max_fanout": one_if_any,
+            "max_fanout": single_reader_fanout,
         },
         "tree": {
             "size": n - 1,
             "depth": ceil_n,
-            "max_fanout": one_if_any,
+            "max_fanout": single_reader_fanout,
         },
         "sklansky": {
             "size": _prefix_bit_count_sum(n, ceil_n - 1),
@@ -504,10 +517,11 @@ def _formulas() -> dict[str, dict[str, sympy.Expr]]:
 
 
 def _ladner_fischer_fanout() -> sympy.Expr:
-    # Sklansky runs on m = floor(n/2) odd slots with K = ceil_log2(m) levels.  Its
-    # last block end (element 2**(K-1) - 1) is read by m - 2**(K-1) Sklansky
-    # combines and one fix-up; the block end one level lower by 2**(K-2) and
-    # one fix-up.  Every even input x_{2t} with 0 < 2t < n - 1 is read twice.
+    # Sklansky runs on m = floor(n/2) odd slots with K = ceil_log2(m) levels.
+    # Its last block end (element 2**(K-1) - 1) is read by m - 2**(K-1) Sklansky
+    # combines and by one fix-up.  The block end one level lower is read by
+    # 2**(K-2) combines and one fix-up.  Even inputs x_{2t} with 0 < 2t < n - 1
+    # are read twice, by the pair level and by their fix-up.
     n = N_SYMBOL
     m = sympy.floor(n / 2)
     # Max(1, m) keeps ceil_log2 defined for n = 1, where the first branch applies.
@@ -657,9 +671,9 @@ def verify_formulas(
     max_n : int
         Largest ``n`` to check.
     formulas : dict, optional
-        Maps a quantity in :data:`QUANTITIES` to a formula; defaults to this
-        module's size, depth and fan-out formulas of ``name``.  Pass a formula
-        here to check it in place of the module's.
+        Maps a quantity in :data:`QUANTITIES` to a formula.  The default is
+        this module's size, depth and fan-out formulas of ``name``.  Pass a
+        formula here to check it in place of the module's.
 
     Returns
     -------

@@ -47,12 +47,15 @@ def batch_ranges(circuit) -> np.ndarray:
 def _convert(value, domain: str, modulus: int | None, where: str):
     if domain == "float":
         return float(value)
-    exact = parse_rational(value) if not isinstance(value, float) else None
-    if exact is None:
+    if isinstance(value, float):
         raise EvaluationError(
             f"{where}: float {value!r} given to exact evaluation; "
             "pass an integer or a 'p/q' string"
         )
+    try:
+        exact = parse_rational(value)
+    except ValueError as error:
+        raise EvaluationError(f"{where}: {error}") from None
     if domain == "Q":
         return exact
     if exact.denominator != 1:
@@ -148,7 +151,7 @@ def evaluate(
 
     if not outputs:
         return values
-    return {name: values[ids] for name, ids in circuit.outputs.items()}
+    return {name: values[ids.reshape(-1)].reshape(ids.shape) for name, ids in circuit.outputs.items()}
 
 
 def _check_opcodes(circuit, domain: str) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 from circuitlab.compile.affine import AffineMaps, apply
 from circuitlab.errors import EvaluationError
 from circuitlab.models.base import RecurrentModel, onehot_rows
-from circuitlab.rational import mpq
+from circuitlab.rational import mpq, parse_rational
 
 __all__ = ["LinearSpecModel", "FreeLinearModel"]
 
@@ -70,6 +70,15 @@ class LinearSpecModel(RecurrentModel):
             h = _vecmat_exact(h, a) + b
             states.append(h)
         return np.array(states, dtype=object).reshape(len(tokens), self.state_dim)
+
+
+def _exact_values(values) -> np.ndarray:
+    """Convert ints, 'p/q' strings and rationals to an exact object array."""
+    array = np.asarray(values, dtype=object)
+    out = np.empty(array.shape, dtype=object)
+    for index, value in np.ndenumerate(array):
+        out[index] = parse_rational(value)
+    return out
 
 
 def _tokens_from_onehot(model, inputs) -> list[str]:
@@ -150,11 +159,12 @@ class FreeLinearModel(RecurrentModel):
         return out
 
     def reference_states(self, inputs) -> np.ndarray:
-        h = np.array([mpq(v) for v in inputs["h0"]], dtype=object)
-        n = len(next(iter(inputs[name] for name in self.groups)))
+        exact = {name: _exact_values(values) for name, values in inputs.items()}
+        h = exact["h0"]
+        n = len(exact[next(iter(self.groups))])
         states = []
         for t in range(n):
-            values = {name: inputs[name][t] for name in self.groups}
+            values = {name: exact[name][t] for name in self.groups}
             a, b = self.module.free_transition(values, self.state_dim)
             h = _vecmat_exact(h, a) + b
             states.append(h)

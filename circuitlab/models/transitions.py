@@ -6,7 +6,7 @@ import numpy as np
 
 from circuitlab.rational import mpq
 
-__all__ = ["read_transitions", "stack_tokens", "identity", "outer"]
+__all__ = ["read_transitions", "stack_tokens", "identity", "outer", "KeyTracker"]
 
 
 def read_transitions(table: dict, alphabet, problems, read_token) -> dict:
@@ -24,11 +24,39 @@ def read_transitions(table: dict, alphabet, problems, read_token) -> dict:
         if token not in transitions or not isinstance(transitions[token], dict):
             problems.add(f"transitions.{token}", "missing (every alphabet token needs one)")
             continue
-        out[token] = read_token(transitions[token], f"transitions.{token}.")
+        table_read = KeyTracker(transitions[token])
+        out[token] = read_token(table_read, f"transitions.{token}.")
+        table_read.report_unknown(problems, f"transitions.{token}.")
     for token in transitions:
         if token not in alphabet:
             problems.add(f"transitions.{token}", "token is not in the alphabet")
     return out
+
+
+class KeyTracker(dict):
+    """A dict that records which keys were looked up, to report unknown ones."""
+
+    def __init__(self, table: dict):
+        super().__init__(table)
+        self.seen: set = set()
+
+    def __contains__(self, key) -> bool:
+        self.seen.add(key)
+        return super().__contains__(key)
+
+    def __getitem__(self, key):
+        self.seen.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self.seen.add(key)
+        return super().get(key, default)
+
+    def report_unknown(self, problems, where: str) -> None:
+        known = ", ".join(sorted(str(k) for k in self.seen))
+        for key in self:
+            if key not in self.seen:
+                problems.add(f"{where}{key}", f"unknown key (known: {known})")
 
 
 def stack_tokens(params: dict, key: str, alphabet) -> np.ndarray:

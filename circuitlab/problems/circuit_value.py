@@ -34,9 +34,9 @@ Machine stream
 --------------
 :func:`circuit_to_cvp_program` lists the circuit as a straight-line program over
 a value stack: one constant per input, then the gates of the output's cone in
-topological order, each naming its operands by offset back from the newest value
-(offset 1 is the value just computed). :func:`cvp_program_bits` writes it over
-``{0, 1}``, one prefix-free code per instruction::
+topological order. Each gate names its operands by their offset back from the
+newest value, so offset 1 is the value just computed. :func:`cvp_program_bits`
+writes the program over ``{0, 1}``, one prefix-free code per instruction::
 
     constant b          ->  0 b
     gate op, d1, d2     ->  1 op 1^(d1-1) 0 1^(d2-1) 0     (op: 0 = AND, 1 = OR)
@@ -398,18 +398,18 @@ class _BenchStatement:
 class _Lowering:
     """Builder of fan-in-2 gates with fresh helper names."""
 
-    def __init__(self, taken: set[str]) -> None:
-        self.taken = set(taken)
+    def __init__(self, used_names: set[str]) -> None:
+        self.used_names = set(used_names)
         self.gates: dict[str, Gate] = {}
 
     def fresh(self, base: str) -> str:
         """Return ``base`` if it is free, else ``base_k`` with the smallest free k."""
         name = base
         k = 0
-        while name in self.taken:
+        while name in self.used_names:
             k += 1
             name = f"{base}_{k}"
-        self.taken.add(name)
+        self.used_names.add(name)
         return name
 
     def tree(self, op: str, operands: Sequence[str], name: str) -> None:
@@ -674,7 +674,9 @@ def random_circuit(
         )
     if not 1 <= num_outputs <= num_gates:
         raise ProblemError(f"num_outputs {num_outputs} is not in 1..{num_gates}")
-    generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    generator = (
+        rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    )
     signals = [f"x{i}" for i in range(num_inputs)]
     gates: dict[str, Gate] = {}
     for i in range(num_gates):
@@ -740,8 +742,7 @@ def to_monotone(circuit: BooleanCircuit) -> DoubleRailCircuit:
     >>> rails.circuit.evaluate(rails.expand_assignment([0]))
     {'z': True}
     """
-    taken = set(circuit.inputs) | set(circuit.gates)
-    lowering = _Lowering(taken)
+    lowering = _Lowering(set(circuit.inputs) | set(circuit.gates))
     negated_inputs = {name: lowering.fresh(f"{name}_not") for name in circuit.inputs}
 
     # Backward pass: which rails (signal, polarity) does some output need?
@@ -765,8 +766,11 @@ def to_monotone(circuit: BooleanCircuit) -> DoubleRailCircuit:
             if op == "NOT":
                 rail[name, polarity] = rail[operands[0], not polarity]
                 continue
-            rail_name = name if polarity else lowering.fresh(f"{name}_not")
-            rail_op = op if polarity else ("OR" if op == "AND" else "AND")
+            if polarity:
+                rail_name, rail_op = name, op
+            else:
+                rail_name = lowering.fresh(f"{name}_not")
+                rail_op = "OR" if op == "AND" else "AND"
             rail_operands = tuple(rail[operand, polarity] for operand in operands)
             gates[rail_name] = Gate(rail_op, rail_operands)
             rail[name, polarity] = rail_name
@@ -874,9 +878,9 @@ def circuit_to_cvp_program(
     for name, (op, operands) in circuit.gates.items():
         if name not in cone:
             continue
-        here = len(instructions)
-        first, second = (here - place[operand] for operand in operands)
-        place[name] = here
+        index = len(instructions)
+        first, second = (index - place[operand] for operand in operands)
+        place[name] = index
         instructions.append(GateInstruction(op, first, second))
     if output in circuit.inputs:
         offset = len(instructions) - place[output]
@@ -906,7 +910,7 @@ def cvp_program_bits(program: CvpProgram) -> str:
     ...     (ConstantInstruction(True), ConstantInstruction(False),
     ...      GateInstruction("OR", 1, 2)))
     >>> cvp_program_bits(program)
-    '0100110100'
+    '010011010'
     """
     parts = []
     for instruction in program.instructions:
@@ -936,10 +940,10 @@ def parse_cvp_bits(bits: Iterable[str]) -> CvpProgram:
     instructions: list[ConstantInstruction | GateInstruction] = []
     position = 0
 
-    def take(what: str) -> str:
+    def take(field: str) -> str:
         nonlocal position
         if position >= len(text):
-            raise ProblemError(f"token {position}: program ended inside {what}")
+            raise ProblemError(f"token {position}: program ended inside {field}")
         position += 1
         return text[position - 1]
 
@@ -950,13 +954,13 @@ def parse_cvp_bits(bits: Iterable[str]) -> CvpProgram:
             continue
         op = "OR" if take("a gate type") == "1" else "AND"
         offsets = []
-        for which in ("first", "second"):
+        for ordinal in ("first", "second"):
             offset = 1
-            while take(f"the {which} operand offset") == "1":
+            while take(f"the {ordinal} operand offset") == "1":
                 offset += 1
             if offset > len(instructions):
                 raise ProblemError(
-                    f"token {start}: {which} operand offset {offset} of instruction "
+                    f"token {start}: {ordinal} operand offset {offset} of instruction "
                     f"{len(instructions)} exceeds the {len(instructions)} values "
                     f"computed before it"
                 )
@@ -971,8 +975,8 @@ def cvp_padding_length(num_program_bits: int) -> int:
     """Return the padding ``3 n + 2`` that the stack machine needs for ``n`` bits.
 
     The machine spends ``n + 1`` steps reversing the program onto its program
-    stack and at most ``2 n + 1`` steps executing it (two steps per constant,
-    ``2 + 2 d1 + 2 d2`` per gate of ``2 + d1 + d2`` bits, one to halt).
+    stack, ``2 b - 2`` steps on each instruction of ``b`` bits, and one step to
+    halt: ``3 n + 2 - 2 I`` steps for ``I`` instructions, at most ``3 n + 2``.
     """
     return 3 * num_program_bits + 2
 
@@ -995,8 +999,9 @@ def encode_cvp_stream(
     Examples
     --------
     >>> c = BooleanCircuit(["a", "b"], {"z": ("OR", ["a", "b"])}, ["z"])
-    >>> encode_cvp_stream(c, [1, 0])
-    '0100110100################################'
+    >>> stream = encode_cvp_stream(c, [1, 0])
+    >>> stream[:9], stream.count("#")
+    ('010011100', 29)
     """
     bits = cvp_program_bits(circuit_to_cvp_program(circuit, assignment, output))
     count = cvp_padding_length(len(bits)) if padding is None else padding

@@ -26,12 +26,14 @@ the target is reachable. :func:`decide_reachability` therefore establishes the
 promise first.
 
 Suggested state layout for a ReLU RNN: a one-hot vector over the 8 control states
-of :class:`CounterState`, a one-hot token over the 4 symbols, and each counter as
+of :class:`CounterState` and a one-hot token over the 4 symbols. Each counter is
 a pair ``(p, m)`` of non-negative reals with value ``p - m``, re-canonicalised
 each step to ``(ReLU(p - m), ReLU(m - p))``. The zero tests ``S == 0`` (in
 ``left`` and ``target``) and ``idx != 0`` (in ``unequal``) are
-``ReLU(1 - p - m)`` on the canonical pair. Both counters stay below the stream
-length (see :func:`max_counter_value`), so ``O(log n)`` bits suffice.
+``ReLU(1 - p - m)`` on the canonical pair. A counter changes by at most 1 per
+``'0'`` token and otherwise only resets to 0, so its absolute value stays at most
+the number of ``'0'`` tokens (see :func:`max_counter_value`), and ``O(log n)``
+bits suffice.
 """
 
 from __future__ import annotations
@@ -137,7 +139,9 @@ def counter_step(
         if state is _TARGET:
             return CounterConfig(state, s - 1, idx)
         return CounterConfig(_REJECT, s, idx)
-    return CounterConfig(_symbol_state(state, s, token), s, _symbol_idx(state, idx, token))
+    return CounterConfig(
+        _symbol_state(state, s, token), s, _symbol_idx(state, idx, token)
+    )
 
 
 def _symbol_state(state: CounterState, s: int, token: str) -> CounterState:
@@ -256,7 +260,7 @@ def max_counter_value(tokens: Iterable[str], *, idx_guard: bool = True) -> int:
     """Return the max of ``|S|`` and ``|idx|`` over all configurations of a run.
 
     An RNN that stores each counter as a pair ``(p, m)`` needs values up to this
-    number, which is below the stream length.
+    number, which is at most the number of ``'0'`` tokens.
 
     Examples
     --------
@@ -278,7 +282,8 @@ def decide_reachability(
     :func:`~circuitlab.problems.graph_connectivity.layered_reduction`, whose target
     is a sink. A :class:`SortedInstance` whose target has an out-edge gets that
     edge dropped by :func:`~circuitlab.problems.graph_connectivity.make_target_sink`
-    (which keeps the answer) instead of an error. The machine then runs on the
+    instead of an error, because that edge never changes whether the target is
+    reachable. The machine then runs on the
     run-length form of the stream, in time linear in the number of edges.
 
     Parameters

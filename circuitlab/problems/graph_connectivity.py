@@ -97,12 +97,13 @@ SORTED_SHAPES: tuple[str, ...] = ("random", "chain", "merge", "near_miss")
 # ---------------------------------------------------------------------------
 
 
-def _check_vertex(value: int, num_vertices: int, what: str) -> None:
+def _check_vertex(value: int, num_vertices: int, label: str) -> None:
+    """Raise ProblemError unless ``value`` is a vertex; ``label`` starts the message."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ProblemError(f"{what} {value!r} is not an integer vertex number")
+        raise ProblemError(f"{label} {value!r} is not an integer vertex number")
     if not 1 <= value <= num_vertices:
         raise ProblemError(
-            f"{what} {value} is out of range: vertices are numbered 1..{num_vertices}"
+            f"{label} {value} is out of range: vertices are numbered 1..{num_vertices}"
         )
 
 
@@ -251,8 +252,8 @@ def _check_sorted_edges(
     previous_source = 0
     previous_place = ""
     for (u, v), place in zip(edges, places, strict=True):
-        _check_vertex(u, num_vertices, f"{place}: source of edge {u} -> {v}")
-        _check_vertex(v, num_vertices, f"{place}: target of edge {u} -> {v}")
+        _check_vertex(u, num_vertices, f"{place}: edge {u} -> {v}: source vertex")
+        _check_vertex(v, num_vertices, f"{place}: edge {u} -> {v}: target vertex")
         if u == previous_source:
             raise ProblemError(
                 f"{place}: vertex {u} has a second out-edge {u} -> {v} (the first is "
@@ -341,13 +342,15 @@ def make_target_sink(instance: SortedInstance) -> SortedInstance:
     """Drop the out-edge of the target, which never changes reachability of it.
 
     A walk from the source reaches the target before it could use the target's
-    out-edge, so the answer to "is the target reachable" is unchanged, and the
+    out-edge, so whether the target is reachable does not change, and the
     result meets the counter machine's promise that the target is a sink.
     """
     edges = tuple((u, v) for u, v in instance.edges if u != instance.target)
     if len(edges) == len(instance.edges):
         return instance
-    return SortedInstance(instance.num_vertices, instance.source, instance.target, edges)
+    return SortedInstance(
+        instance.num_vertices, instance.source, instance.target, edges
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -364,7 +367,9 @@ def layered_vertex(num_vertices: int, layer: int, vertex: int) -> int:
     return layer * num_vertices + vertex
 
 
-def layered_reduction(graph: FunctionalGraph, source: int, target: int) -> SortedInstance:
+def layered_reduction(
+    graph: FunctionalGraph, source: int, target: int
+) -> SortedInstance:
     """Reduce a functional-graph query to a sorted instance whose target is a sink.
 
     The target ``t`` is made a sink, and layered copies ``(h, v)`` for
@@ -373,7 +378,8 @@ def layered_reduction(graph: FunctionalGraph, source: int, target: int) -> Sorte
     :func:`layered_vertex`, so every edge goes forward and the edge list sorted by
     source is the order of construction. ``F`` is reachable from ``(0, s)`` iff
     ``t`` is reachable from ``s``, because a walk that reaches ``t`` does so within
-    ``N - 1`` steps. When ``s == t`` the edge ``(0, t) -> F`` answers yes at once.
+    ``N - 1`` steps. When ``s == t`` the edge ``(0, t) -> F`` makes ``F``
+    reachable in one step.
 
     Parameters
     ----------
@@ -392,7 +398,7 @@ def layered_reduction(graph: FunctionalGraph, source: int, target: int) -> Sorte
     --------
     >>> inst = layered_reduction(FunctionalGraph(2, {1: 2}), 1, 2)
     >>> inst.num_vertices, inst.source, inst.target, inst.edges
-    (7, 1, 7, ((1, 4), (2, 7), (4, 7), (6, 7)))
+    (7, 1, 7, ((1, 4), (2, 7), (3, 6), (4, 7), (6, 7)))
     """
     n = graph.num_vertices
     _check_vertex(source, n, "source vertex")
@@ -401,13 +407,13 @@ def layered_reduction(graph: FunctionalGraph, source: int, target: int) -> Sorte
     edges: list[tuple[int, int]] = []
     for layer in range(n + 1):
         for vertex in range(1, n + 1):
-            here = layered_vertex(n, layer, vertex)
+            copy = layered_vertex(n, layer, vertex)
             if vertex == target:
-                edges.append((here, final))
+                edges.append((copy, final))
                 continue
             successor = graph.edges.get(vertex)
             if successor is not None and layer < n:
-                edges.append((here, layered_vertex(n, layer + 1, successor)))
+                edges.append((copy, layered_vertex(n, layer + 1, successor)))
     return SortedInstance(final, layered_vertex(n, 0, source), final, tuple(edges))
 
 
@@ -470,15 +476,17 @@ def decode_sorted_stream(tokens: Iterable[str]) -> SortedInstance:
 
     position = 0
 
-    def read_unary(what: str) -> int:
+    def read_unary(field: str) -> int:
         nonlocal position
         start = position
         while position < len(stream) and stream[position] == "0":
             position += 1
         if position == start:
-            found = repr(stream[position]) if position < len(stream) else "end of stream"
+            found = (
+                repr(stream[position]) if position < len(stream) else "end of stream"
+            )
             raise ProblemError(
-                f"token {position}: expected the unary {what} (at least one '0'), "
+                f"token {position}: expected the unary {field} (at least one '0'), "
                 f"found {found}"
             )
         return position - start
@@ -546,8 +554,9 @@ def _parse_graph_text(text: str, name: str) -> _ParsedGraphText:
             continue
         where = f"{name}:{line_number}"
         if len(fields) != 2:
+            found = raw_line.strip()
             raise FormatError(
-                f"{where}: expected 'KEYWORD VALUE' or 'u v', found {raw_line.strip()!r}"
+                f"{where}: expected 'KEYWORD VALUE' or 'u v', found {found!r}"
             )
         first, second = fields
         if first in _KEYWORDS:
@@ -557,7 +566,9 @@ def _parse_graph_text(text: str, name: str) -> _ParsedGraphText:
                     f"{keywords[first][1]}); keep one '{first}' line"
                 )
             if not _INTEGER.fullmatch(second):
-                raise FormatError(f"{where}: '{first}' needs an integer, found {second!r}")
+                raise FormatError(
+                    f"{where}: '{first}' needs an integer, found {second!r}"
+                )
             keywords[first] = (int(second), line_number)
             continue
         if not (_INTEGER.fullmatch(first) and _INTEGER.fullmatch(second)):
@@ -754,7 +765,9 @@ def all_functional_graphs(num_vertices: int) -> Iterator[FunctionalGraph]:
 
 
 def _rng(seed: np.random.Generator | int | None) -> np.random.Generator:
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    return (
+        seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    )
 
 
 def random_functional_graph(
@@ -884,9 +897,9 @@ def random_sorted_instance(
         "merge": _build_merge_shape,
         "near_miss": _build_near_miss_shape,
     }
-    # Each builder succeeds with high probability. A builder that cannot place the
-    # label (too few vertices, or an unlucky draw) returns None and is retried,
-    # then replaced by the "random" shape, which always succeeds for N >= 2.
+    # A builder that cannot place the label (too few vertices, or an unlucky draw)
+    # returns None and is retried, then replaced by the "random" shape, which
+    # always returns an instance of the label for N >= 2.
     for attempt in range(64):
         builder = builders[chosen] if attempt < 32 else _build_random_shape
         built = builder(num_vertices, generator, label)
@@ -896,7 +909,8 @@ def random_sorted_instance(
         instance = _finish_instance(num_vertices, successors, source, target, generator)
         if (target in walk_from(instance.successors, source)) == label:
             return instance
-    # NOTE: unreachable for N >= 2 in practice; kept so a bug cannot loop forever.
+    # Not reached for N >= 2 because the "random" shape always succeeds. The error
+    # keeps a future bug from looping forever.
     raise ProblemError(
         f"could not draw a {'reachable' if label else 'unreachable'} instance on "
         f"{num_vertices} vertices with shape {chosen!r}"
@@ -964,9 +978,14 @@ def _build_random_shape(
         target = int(generator.choice(walk[1:])) if len(walk) > 1 else source
         return successors, source, target
     ahead = [v for v in range(source + 1, num_vertices + 1) if v not in walk]
-    if not ahead:
-        return None
-    return successors, source, int(generator.choice(ahead))
+    if ahead:
+        return successors, source, int(generator.choice(ahead))
+    if len(walk) >= 2:
+        # The walk covers every vertex after the source: cut its last edge.
+        del successors[walk[-2]]
+        return successors, source, walk[-1]
+    # The walk is just the source, and no vertex lies after it, so source == N.
+    return successors, source, int(generator.integers(1, source))
 
 
 def _build_chain_shape(
