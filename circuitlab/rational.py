@@ -38,7 +38,9 @@ def parse_rational(value: object) -> object:
     '3/4'
     """
     if isinstance(value, bool):
-        raise ValueError(f"expected an integer or a 'p/q' string, got the boolean {value}")
+        raise ValueError(
+            f"expected an integer or a 'p/q' string, got the boolean {value}"
+        )
     if isinstance(value, int):
         return mpq(value)
     if isinstance(value, Fraction):
@@ -68,4 +70,7 @@ def rational_str(value: object) -> str:
 
 def bit_size(value: object) -> int:
     """Return the bits of numerator plus denominator of a rational (sign excluded)."""
-    return int(abs(int(value.numerator))).bit_length() + int(value.denominator).bit_length()
+    return (
+        int(abs(int(value.numerator))).bit_length()
+        + int(value.denominator).bit_length()
+    )

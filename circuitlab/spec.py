@@ -64,7 +64,9 @@ class Problems:
     def rational(self, table: dict, key: str, where: str, default=None, required=True):
         if key not in table:
             if required and default is None:
-                self.add(f"{where}{key}", "missing (expected a rational such as 1 or '3/4')")
+                self.add(
+                    f"{where}{key}", "missing (expected a rational such as 1 or '3/4')"
+                )
             return None if default is None else parse_rational(default)
         try:
             return parse_rational(table[key])
@@ -76,7 +78,9 @@ class Problems:
         """Read an exact rational array of the given shape (None: missing/invalid)."""
         if key not in table:
             if default is None:
-                self.add(f"{where}{key}", f"missing (expected an array of shape {shape})")
+                self.add(
+                    f"{where}{key}", f"missing (expected an array of shape {shape})"
+                )
                 return None
             return np.full(shape, parse_rational(default), dtype=object)
         raw = table[key]
@@ -103,14 +107,18 @@ class Problems:
             return None
         return out
 
-    def integer(self, table: dict, key: str, where: str, minimum: int = 1, default=None):
+    def integer(
+        self, table: dict, key: str, where: str, minimum: int = 1, default=None
+    ):
         if key not in table:
             if default is None:
                 self.add(f"{where}{key}", f"missing (expected an integer >= {minimum})")
             return default
         value = table[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            self.add(f"{where}{key}", f"expected an integer >= {minimum}, got {value!r}")
+            self.add(
+                f"{where}{key}", f"expected an integer >= {minimum}, got {value!r}"
+            )
             return None
         return value
 
@@ -174,7 +182,9 @@ def load_spec(model: str | Path) -> Spec:
         names = ", ".join(sorted(shipped))
         if path.suffix == ".toml" or "/" in str(model):
             raise SpecError(f"spec file {model} not found")
-        raise SpecError(f"unknown model {model!r}; shipped models: {names} (or give a .toml path)")
+        raise SpecError(
+            f"unknown model {model!r}; shipped models: {names} (or give a .toml path)"
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -186,7 +196,9 @@ def load_spec(model: str | Path) -> Spec:
     return parse_spec(table, source=str(path), default_name=path.stem)
 
 
-def parse_spec(table: dict, *, source: str = "<spec>", default_name: str = "model") -> Spec:
+def parse_spec(
+    table: dict, *, source: str = "<spec>", default_name: str = "model"
+) -> Spec:
     """Validate a spec given as a parsed TOML table and return a :class:`Spec`."""
     from circuitlab.models import family_module
 
@@ -195,13 +207,17 @@ def parse_spec(table: dict, *, source: str = "<spec>", default_name: str = "mode
     if family is None:
         problems.add("family", f"missing (one of {', '.join(FAMILIES)})")
     elif family not in FAMILIES:
-        problems.add("family", f"unknown family {family!r} (one of {', '.join(FAMILIES)})")
+        problems.add(
+            "family", f"unknown family {family!r} (one of {', '.join(FAMILIES)})"
+        )
         family = None
 
     state_dim = problems.integer(table, "state_dim", "", minimum=1)
     alphabet = table.get("alphabet")
-    if not isinstance(alphabet, list) or not alphabet or not all(
-        isinstance(token, str) and token for token in alphabet
+    if (
+        not isinstance(alphabet, list)
+        or not alphabet
+        or not all(isinstance(token, str) and token for token in alphabet)
     ):
         problems.add("alphabet", "expected a non-empty list of non-empty token strings")
         alphabet = None
@@ -224,13 +240,26 @@ def parse_spec(table: dict, *, source: str = "<spec>", default_name: str = "mode
 
     params = {}
     if family is not None and state_dim is not None and alphabet is not None:
-        params = family_module(family).parse_params(table, state_dim, alphabet, problems)
-    known = {"name", "description", "family", "state_dim", "alphabet", "initial_state", "readout"}
+        params = family_module(family).parse_params(
+            table, state_dim, alphabet, problems
+        )
+    known = {
+        "name",
+        "description",
+        "family",
+        "state_dim",
+        "alphabet",
+        "initial_state",
+        "readout",
+    }
     if family is not None:
         known |= set(family_module(family).PARAM_KEYS)
     for key in table:
         if key not in known:
-            problems.add(key, f"unknown key for family {family} (known: {', '.join(sorted(known))})")
+            problems.add(
+                key,
+                f"unknown key for family {family} (known: {', '.join(sorted(known))})",
+            )
     problems.raise_if_any()
     return Spec(
         name=str(table.get("name", default_name)),

@@ -73,7 +73,9 @@ def input_support(circuit, nodes) -> list[int]:
     is_input = circuit.op == Op.INPUT
     counts = []
     for node in np.atleast_1d(nodes):
-        reached = breadth_first_order(graph, int(node), directed=True, return_predecessors=False)
+        reached = breadth_first_order(
+            graph, int(node), directed=True, return_predecessors=False
+        )
         counts.append(int(is_input[reached].sum()))
     return counts
 
@@ -82,7 +84,9 @@ def _support_nodes(circuit) -> np.ndarray:
     ids = circuit.output_ids()
     if ids.size <= MAX_SUPPORT_OUTPUTS:
         return ids
-    return np.array([group.ravel()[-1] for group in circuit.outputs.values()], dtype=np.int64)
+    return np.array(
+        [group.ravel()[-1] for group in circuit.outputs.values()], dtype=np.int64
+    )
 
 
 def circuit_stats(circuit, *, support: bool = True) -> dict:
@@ -114,8 +118,15 @@ def circuit_stats(circuit, *, support: bool = True) -> dict:
     outputs = circuit.output_ids()
     depth = int(circuit.depth[outputs].max()) if outputs.size else 0
     nonlinear = int(circuit.nonlinear_depth[outputs].max()) if outputs.size else 0
-    width = np.bincount(circuit.depth[gates], minlength=1)[1:] if gates.any() else np.zeros(0)
-    by_op = {op_name(code): int(count) for code, count in zip(*np.unique(op, return_counts=True))}
+    width = (
+        np.bincount(circuit.depth[gates], minlength=1)[1:]
+        if gates.any()
+        else np.zeros(0)
+    )
+    by_op = {
+        op_name(code): int(count)
+        for code, count in zip(*np.unique(op, return_counts=True))
+    }
 
     stats = {
         "size": int(gates.sum()),
@@ -138,7 +149,9 @@ def circuit_stats(circuit, *, support: bool = True) -> dict:
         "bytes": int(circuit.nbytes()),
     }
     if support:
-        counts = input_support(circuit, _support_nodes(circuit)) if outputs.size else [0]
+        counts = (
+            input_support(circuit, _support_nodes(circuit)) if outputs.size else [0]
+        )
         largest = max(counts)
         stats["support"] = largest
         stats["depth_lower_bound"] = math.ceil(math.log2(largest)) if largest > 1 else 0

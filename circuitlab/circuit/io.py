@@ -22,7 +22,13 @@ from circuitlab.circuit.ir import BlockTable, Circuit
 from circuitlab.errors import FormatError
 from circuitlab.rational import parse_rational, rational_str
 
-__all__ = ["save_circuit", "load_circuit", "write_atomic", "FORMAT_NAME", "FORMAT_VERSION"]
+__all__ = [
+    "save_circuit",
+    "load_circuit",
+    "write_atomic",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+]
 
 FORMAT_NAME = "circuitlab-circuit"
 FORMAT_VERSION = 1
@@ -116,7 +122,13 @@ def load_circuit(path: str | Path) -> Circuit:
     try:
         archive = np.load(path, allow_pickle=False)
         metadata = json.loads(bytes(archive["metadata"]).decode())
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError) as error:
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        zipfile.BadZipFile,
+        UnicodeDecodeError,
+    ) as error:
         raise FormatError(
             f"{path} is not a circuitlab circuit file ({error}); write one with "
             "`circuitlab compile ... --out FILE.npz`"

@@ -51,7 +51,12 @@ class BlockTable:
     appending blocks one at a time stays linear overall.
     """
 
-    _FIELDS = (("kind", np.uint8), ("index", np.int32), ("layer", np.int16), ("slot", np.int32))
+    _FIELDS = (
+        ("kind", np.uint8),
+        ("index", np.int32),
+        ("layer", np.int16),
+        ("slot", np.int32),
+    )
 
     def __init__(self, kinds=None, kind=None, index=None, layer=None, slot=None):
         self.kinds: list[str] = list(kinds or [])
@@ -139,7 +144,9 @@ class Circuit:
         self._op = np.zeros(capacity, dtype=np.uint8)
         # Operand pointers are uint32 while the operand count fits (4 bytes per node
         # instead of 8) and switch to int64 when it does not.
-        self._ptr = np.zeros(capacity + 1, dtype=np.uint32 if edge_capacity < _UINT32_LIMIT else _INDEX)
+        self._ptr = np.zeros(
+            capacity + 1, dtype=np.uint32 if edge_capacity < _UINT32_LIMIT else _INDEX
+        )
         self._fanin = np.zeros(edge_capacity, dtype=np.int32)
         self._depth = np.zeros(capacity, dtype=np.int32)
         self._nl = np.zeros(capacity, dtype=np.int32)
@@ -267,7 +274,9 @@ class Circuit:
     def _record_batches(self, starts: np.ndarray) -> None:
         need = self._num_batches + len(starts)
         if need > len(self._batch_starts):
-            self._batch_starts.resize(max(need, int(len(self._batch_starts) * 2)), refcheck=False)
+            self._batch_starts.resize(
+                max(need, int(len(self._batch_starts) * 2)), refcheck=False
+            )
         self._batch_starts[self._num_batches : need] = starts
         self._num_batches = need
 
@@ -374,7 +383,9 @@ class Circuit:
         start, end = self._n, self._n + count
         estart = self._e
         self._op[start:end] = op
-        self._ptr[start + 1 : end + 1] = estart + arity * np.arange(1, count + 1, dtype=_INDEX)
+        self._ptr[start + 1 : end + 1] = estart + arity * np.arange(
+            1, count + 1, dtype=_INDEX
+        )
         self._fanin[estart : estart + count * arity] = operands.ravel()
         depth = self._depth[operands].max(axis=1) + 1
         self._depth[start:end] = depth
@@ -385,7 +396,9 @@ class Circuit:
         self._record_batches(np.array([start], dtype=_INDEX))
         return np.arange(start, end, dtype=_INDEX)
 
-    def append_varargs(self, op: Op, lengths: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    def append_varargs(
+        self, op: Op, lengths: np.ndarray, flat: np.ndarray
+    ) -> np.ndarray:
         """Append gates of unbounded fan-in (CSR): gate k reads ``lengths[k]`` operands."""
         lengths = np.asarray(lengths, dtype=_INDEX)
         flat = np.asarray(flat, dtype=_INDEX)
@@ -403,7 +416,9 @@ class Circuit:
         self._fanin[estart : estart + len(flat)] = flat
         offsets = ptr[:-1] - estart
         self._depth[start:end] = np.maximum.reduceat(self._depth[flat], offsets) + 1
-        self._nl[start:end] = np.maximum.reduceat(self._nl[flat], offsets) + NONLINEAR_MASK[op]
+        self._nl[start:end] = (
+            np.maximum.reduceat(self._nl[flat], offsets) + NONLINEAR_MASK[op]
+        )
         self._block[start:end] = self._blocks_for((count,), np.arange(count))
         self._n = end
         self._e = estart + len(flat)
@@ -416,21 +431,59 @@ class Circuit:
         return self._op[ids] == Op.CONST
 
     def _binary(self, op: Op, a, b) -> np.ndarray:
-        a, b = np.broadcast_arrays(np.asarray(a, dtype=_INDEX), np.asarray(b, dtype=_INDEX))
+        a, b = np.broadcast_arrays(
+            np.asarray(a, dtype=_INDEX), np.asarray(b, dtype=_INDEX)
+        )
         shape = a.shape
         a = a.ravel()
         b = b.ravel()
+        folding = (
+            self.fold
+            and a.size
+            and bool(self.const_value)
+            and (self._is_const(a).any() or self._is_const(b).any())
+        )
+        if not folding:
+            # Nothing to rewrite: every element becomes a gate.
+            return self._append_pairs(
+                op, a, b, self._blocks_for(shape, slice(None), a.size)
+            ).reshape(shape)
         out = np.full(a.shape, -1, dtype=_INDEX)
-        if self.fold and a.size:
-            self._fold_binary(op, a, b, out)
+        self._fold_binary(op, a, b, out)
         todo = np.flatnonzero(out < 0)
         if todo.size:
-            out[todo] = self.append_gates(
-                op, np.stack([a[todo], b[todo]], axis=1), self._blocks_for(shape, todo)
+            out[todo] = self._append_pairs(
+                op, a[todo], b[todo], self._blocks_for(shape, todo)
             )
         return out.reshape(shape)
 
-    def _fold_binary(self, op: Op, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    def _append_pairs(self, op: Op, a: np.ndarray, b: np.ndarray, blocks) -> np.ndarray:
+        """Append one batch of fan-in-2 gates ``op(a[k], b[k])`` without temporaries."""
+        count = len(a)
+        self._ensure(count, 2 * count)
+        start, end = self._n, self._n + count
+        estart, eend = self._e, self._e + 2 * count
+        self._op[start:end] = op
+        self._ptr[start + 1 : end + 1] = np.arange(
+            estart + 2, eend + 1, 2, dtype=_INDEX
+        )
+        self._fanin[estart:eend:2] = a
+        self._fanin[estart + 1 : eend : 2] = b
+        depth = self._depth[start:end]
+        np.maximum(self._depth[a], self._depth[b], out=depth)
+        depth += 1
+        nonlinear = self._nl[start:end]
+        np.maximum(self._nl[a], self._nl[b], out=nonlinear)
+        nonlinear += NONLINEAR_MASK[op]
+        self._block[start:end] = self.current_block if blocks is None else blocks
+        self._n = end
+        self._e = eend
+        self._record_batches(np.array([start], dtype=_INDEX))
+        return np.arange(start, end, dtype=_INDEX)
+
+    def _fold_binary(
+        self, op: Op, a: np.ndarray, b: np.ndarray, out: np.ndarray
+    ) -> None:
         zero, one = self.zero_node, self.one_node
         if op in (Op.MUL, Op.AND):
             out[(a == zero) | (b == zero)] = zero if zero >= 0 else -1
@@ -461,10 +514,12 @@ class Circuit:
                 out[k] = self.const(_apply_exact(op, self.const_value[int(a[k])]))
         todo = np.flatnonzero(out < 0)
         if todo.size:
-            out[todo] = self.append_gates(op, a[todo, None], self._blocks_for(shape, todo))
+            out[todo] = self.append_gates(
+                op, a[todo, None], self._blocks_for(shape, todo)
+            )
         return out.reshape(shape)
 
-    def _blocks_for(self, shape: tuple, flat_index: np.ndarray):
+    def _blocks_for(self, shape: tuple, flat_index, size: int | None = None):
         """Return the block id of each new gate: one per row of the leading axis.
 
         ``current_block`` is either one block id or an array with one id per entry of
@@ -478,6 +533,8 @@ class Circuit:
                 f"block labels for {len(labels)} rows do not match an array of shape {shape}"
             )
         per_row = max(int(np.prod(shape[1:])), 1)
+        if isinstance(flat_index, slice):
+            return np.repeat(labels, per_row)
         return labels[flat_index // per_row]
 
     def add(self, a, b) -> np.ndarray:
@@ -595,4 +652,3 @@ def _apply_exact(op: Op, x, y=None):
     if op == Op.STEP:
         return mpq(1) if x > 0 else mpq(0)
     raise CompileError(f"cannot fold opcode {Op(op).name}")
-

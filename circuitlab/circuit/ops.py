@@ -13,7 +13,15 @@ from enum import IntEnum
 
 import numpy as np
 
-__all__ = ["Op", "ARITY", "NONLINEAR", "FLOAT_ONLY", "BOOLEAN", "COMMUTATIVE", "op_name"]
+__all__ = [
+    "Op",
+    "ARITY",
+    "NONLINEAR",
+    "FLOAT_ONLY",
+    "BOOLEAN",
+    "COMMUTATIVE",
+    "op_name",
+]
 
 
 class Op(IntEnum):

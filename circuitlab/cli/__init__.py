@@ -18,15 +18,25 @@ __all__ = ["main", "cli"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug) on stderr.")
+@click.option(
+    "-v", "--verbose", count=True, help="Log more (-v info, -vv debug) on stderr."
+)
 @click.version_option(package_name="circuitlab")
 def cli(verbose: int) -> None:
     """Compile recurrent networks into circuits, measure them and check claims.
 
     Start with `circuitlab models` and `circuitlab compile --model pd --n 64`.
     """
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    level = (
+        logging.WARNING
+        if verbose == 0
+        else logging.INFO
+        if verbose == 1
+        else logging.DEBUG
+    )
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
 
 
 def _register() -> None:
@@ -83,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except MemoryError:
         click.echo(
-            "error: out of memory; choose a smaller n or a lower --max-memory budget", err=True
+            "error: out of memory; choose a smaller n or a lower --max-memory budget",
+            err=True,
         )
         return 2
     return result if isinstance(result, int) else 0

@@ -25,11 +25,15 @@ __all__ = ["COMMANDS"]
 
 
 def _stats_table(stats: dict, meta: dict, seconds: float | None) -> Table:
-    table = Table(title=f"{meta.get('model')}: {meta.get('strategy')}, n = {meta.get('n')}")
+    table = Table(
+        title=f"{meta.get('model')}: {meta.get('strategy')}, n = {meta.get('n')}"
+    )
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_column("unit")
-    by_op = ", ".join(f"{name} {count:,}" for name, count in sorted(stats["size_by_op"].items()))
+    by_op = ", ".join(
+        f"{name} {count:,}" for name, count in sorted(stats["size_by_op"].items())
+    )
     rows = [
         ("family", str(meta.get("family")), ""),
         ("state size D", str(meta.get("state_dim")), "coordinates"),
@@ -37,11 +41,27 @@ def _stats_table(stats: dict, meta: dict, seconds: float | None) -> Table:
         ("size", f"{stats['size']:,}", "gates"),
         ("size by opcode", by_op, "gates"),
         ("depth", f"{stats['depth']:,}", "gates on the longest path"),
-        ("nonlinear depth", f"{stats['nonlinear_depth']:,}", "nonlinear gates on a path"),
-        ("fan-in max / mean", f"{stats['max_fanin']} / {stats['mean_fanin']:.2f}", "operands"),
-        ("fan-out max / mean", f"{stats['max_fanout']} / {stats['mean_fanout']:.2f}", "readers"),
+        (
+            "nonlinear depth",
+            f"{stats['nonlinear_depth']:,}",
+            "nonlinear gates on a path",
+        ),
+        (
+            "fan-in max / mean",
+            f"{stats['max_fanin']} / {stats['mean_fanin']:.2f}",
+            "operands",
+        ),
+        (
+            "fan-out max / mean",
+            f"{stats['max_fanout']} / {stats['mean_fanout']:.2f}",
+            "readers",
+        ),
         ("max width", f"{stats['max_width']:,}", "gates at one depth"),
-        ("inputs / constants", f"{stats['inputs']:,} / {stats['constants']:,}", "nodes"),
+        (
+            "inputs / constants",
+            f"{stats['inputs']:,} / {stats['constants']:,}",
+            "nodes",
+        ),
     ]
     if "depth_lower_bound" in stats:
         rows.append(
@@ -65,16 +85,40 @@ def _stats_table(stats: dict, meta: dict, seconds: float | None) -> Table:
 @click.command("compile")
 @model_options
 @compile_options
-@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON on stdout.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the metrics as JSON on stdout."
+)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False),
     help="Save the circuit to this .npz file (arrays plus JSON metadata).",
 )
-@click.option("--no-support", is_flag=True, help="Skip the input-support search (faster on huge circuits).")
-@click.option("--formula", is_flag=True, help="Also print exact closed forms depth(n) and size(n).")
-def compile_command(model, free, state_dim, rank, n, strategy, outputs, no_fold, pd_combine,
-                    max_memory, as_json, out, no_support, formula):
+@click.option(
+    "--no-support",
+    is_flag=True,
+    help="Skip the input-support search (faster on huge circuits).",
+)
+@click.option(
+    "--formula",
+    is_flag=True,
+    help="Also print exact closed forms depth(n) and size(n).",
+)
+def compile_command(
+    model,
+    free,
+    state_dim,
+    rank,
+    n,
+    strategy,
+    outputs,
+    no_fold,
+    pd_combine,
+    max_memory,
+    as_json,
+    out,
+    no_support,
+    formula,
+):
     """Unroll a model over N positions into a circuit and print its metrics.
 
     Sizes are in gates, depths in gates on the longest input-to-output path. Example:
@@ -101,7 +145,11 @@ def compile_command(model, free, state_dim, rank, n, strategy, outputs, no_fold,
         )
     seconds = time.perf_counter() - start
     stats = circuit_stats(circuit, support=not no_support)
-    formulas = _formulas(built, strategy, outputs, not no_fold, pd_combine) if formula else None
+    formulas = (
+        _formulas(built, strategy, outputs, not no_fold, pd_combine)
+        if formula
+        else None
+    )
     if out:
         save_circuit(circuit, out)
     if as_json:
@@ -124,23 +172,71 @@ def _formulas(model, strategy, outputs, fold, pd_combine):
         from circuitlab.analysis.formulas import family_formulas
     except ModuleNotFoundError:
         raise CircuitlabError("--formula is not available in this build") from None
-    found = family_formulas(model, strategy, outputs=outputs, fold=fold, pd_combine=pd_combine)
+    found = family_formulas(
+        model, strategy, outputs=outputs, fold=fold, pd_combine=pd_combine
+    )
     return {name: str(expression) for name, expression in found.items()}
 
 
 @click.command("eval")
 @model_options
-@click.option("--input", "text", help="Tokens: characters ('abba') or space-separated ('a b b a').")
-@click.option("--input-file", type=click.Path(exists=True, dir_okay=False), help="Read the tokens from a file.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for random inputs of --free models.")
-@click.option("--n", "n", default=None, help="Number of positions for --free models (random inputs).")
-@click.option("--strategy", default=None, help="Unrolling strategy (default: tree for linear, chain for nonlinear).")
-@click.option("--domain", type=click.Choice(["Q", "float", "Zm"]), default="Q", show_default=True,
-              help="Evaluation domain: exact rationals, float64, or integers mod --modulus.")
+@click.option(
+    "--input",
+    "text",
+    help="Tokens: characters ('abba') or space-separated ('a b b a').",
+)
+@click.option(
+    "--input-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Read the tokens from a file.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed for random inputs of --free models.",
+)
+@click.option(
+    "--n",
+    "n",
+    default=None,
+    help="Number of positions for --free models (random inputs).",
+)
+@click.option(
+    "--strategy",
+    default=None,
+    help="Unrolling strategy (default: tree for linear, chain for nonlinear).",
+)
+@click.option(
+    "--domain",
+    type=click.Choice(["Q", "float", "Zm"]),
+    default="Q",
+    show_default=True,
+    help="Evaluation domain: exact rationals, float64, or integers mod --modulus.",
+)
 @click.option("--modulus", type=int, default=None, help="Modulus m for --domain Zm.")
-@click.option("--check", is_flag=True, help="Compare the circuit with the token-by-token reference exactly; exit 1 on mismatch.")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Compare the circuit with the token-by-token reference exactly; exit 1 on mismatch.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def eval_command(model, free, state_dim, rank, text, input_file, seed, n, strategy, domain, modulus, check, as_json):
+def eval_command(
+    model,
+    free,
+    state_dim,
+    rank,
+    text,
+    input_file,
+    seed,
+    n,
+    strategy,
+    domain,
+    modulus,
+    check,
+    as_json,
+):
     """Evaluate a model's circuit on an input and print the readout and acceptance.
 
     The readout is y = <h_n, w> + bias; the input is accepted iff y > 0.
@@ -178,7 +274,9 @@ def eval_command(model, free, state_dim, rank, text, input_file, seed, n, strate
         result["accept"] = bool(values["accept"][0] > 0)
     status = 0
     if check:
-        status = _check_against_reference(built, circuit, values, reference_input, domain, modulus, result)
+        status = _check_against_reference(
+            built, circuit, values, reference_input, domain, modulus, result
+        )
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:
@@ -188,22 +286,34 @@ def eval_command(model, free, state_dim, rank, text, input_file, seed, n, strate
         sys.exit(status)
 
 
-def _check_against_reference(model, circuit, values, reference_input, domain, modulus, result) -> int:
+def _check_against_reference(
+    model, circuit, values, reference_input, domain, modulus, result
+) -> int:
     reference = model.reference_states(reference_input)
     expected = reference[-1]
     got = values["state"][-1]
     if domain == "Q":
         same = all(a == b for a, b in zip(got, expected))
     elif domain == "Zm":
-        same = all((int(a) - int(b.numerator) * pow(int(b.denominator), -1, modulus)) % modulus == 0
-                   for a, b in zip(got, expected))
+        same = all(
+            (int(a) - int(b.numerator) * pow(int(b.denominator), -1, modulus)) % modulus
+            == 0
+            for a, b in zip(got, expected)
+        )
     else:
-        same = all(abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(b))) for a, b in zip(got, expected))
+        same = all(
+            abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(b)))
+            for a, b in zip(got, expected)
+        )
     if model.has_readout and same:
         y, accepted = model.reference_readout(expected)
         if domain == "Q":
-            same = values["readout"][0] == y and bool(values["accept"][0] > 0) == accepted
-    result["check"] = "circuit equals reference" if same else "MISMATCH between circuit and reference"
+            same = (
+                values["readout"][0] == y and bool(values["accept"][0] > 0) == accepted
+            )
+    result["check"] = (
+        "circuit equals reference" if same else "MISMATCH between circuit and reference"
+    )
     result["reference_state"] = [str(v) for v in expected]
     return 0 if same else 1
 
@@ -217,13 +327,15 @@ def models_command(as_json):
     rows = []
     for name, path in shipped_specs().items():
         spec = load_spec(path)
-        rows.append({
-            "name": name,
-            "family": spec.family,
-            "state_dim": spec.state_dim,
-            "alphabet": list(spec.alphabet),
-            "description": spec.description,
-        })
+        rows.append(
+            {
+                "name": name,
+                "family": spec.family,
+                "state_dim": spec.state_dim,
+                "alphabet": list(spec.alphabet),
+                "description": spec.description,
+            }
+        )
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -231,7 +343,13 @@ def models_command(as_json):
     for column in ("name", "family", "D", "alphabet", "description"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(row["name"], row["family"], str(row["state_dim"]), " ".join(row["alphabet"]), row["description"])
+        table.add_row(
+            row["name"],
+            row["family"],
+            str(row["state_dim"]),
+            " ".join(row["alphabet"]),
+            row["description"],
+        )
     Console().print(table)
 
 
@@ -246,7 +364,9 @@ def info_command(path, as_json):
     circuit = load_circuit(path)
     stats = circuit_stats(circuit)
     if as_json:
-        click.echo(json.dumps({"meta": circuit.meta, "stats": stats}, indent=2, default=str))
+        click.echo(
+            json.dumps({"meta": circuit.meta, "stats": stats}, indent=2, default=str)
+        )
         return
     Console().print(_stats_table(stats, circuit.meta, None))
 

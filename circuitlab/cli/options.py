@@ -23,20 +23,28 @@ __all__ = [
 def model_options(function):
     """Add --model, --free, --state-dim and --rank."""
     function = click.option(
-        "--rank", type=int, default=1, show_default=True,
+        "--rank",
+        type=int,
+        default=1,
+        show_default=True,
         help="Rank r of the low-rank term for --free dplr models.",
     )(function)
     function = click.option(
-        "--state-dim", type=int, default=None,
+        "--state-dim",
+        type=int,
+        default=None,
         help="State size D (coordinates) for --free models.",
     )(function)
     function = click.option(
-        "--free", is_flag=True,
+        "--free",
+        is_flag=True,
         help="Make the per-position transition parameters circuit inputs "
         "(--model names a linear family: diagonal, pd, dplr, deltanet, gated-deltanet, rwkv7, dense).",
     )(function)
     function = click.option(
-        "--model", "-m", required=True,
+        "--model",
+        "-m",
+        required=True,
         help="Shipped model name (see `circuitlab models`) or path to a spec .toml file.",
     )(function)
     return function
@@ -47,26 +55,41 @@ def compile_options(function):
     from circuitlab.compile.affine import PD_COMBINES
 
     function = click.option(
-        "--max-memory", type=float, default=8.0, show_default=True,
+        "--max-memory",
+        type=float,
+        default=8.0,
+        show_default=True,
         help="Refuse circuits whose estimated IR memory exceeds this many GiB.",
     )(function)
     function = click.option(
-        "--pd-combine", type=click.Choice(PD_COMBINES), default="structured", show_default=True,
+        "--pd-combine",
+        type=click.Choice(PD_COMBINES),
+        default="structured",
+        show_default=True,
         help="PD maps compose as (permutation, diagonal) with AND/OR gates, or as monomial matrices.",
     )(function)
     function = click.option(
-        "--no-fold", is_flag=True, help="Switch off build-time constant folding (x*0, x*1, x+0).",
+        "--no-fold",
+        is_flag=True,
+        help="Switch off build-time constant folding (x*0, x*1, x+0).",
     )(function)
     function = click.option(
-        "--outputs", type=click.Choice(["final", "all"]), default="final", show_default=True,
+        "--outputs",
+        type=click.Choice(["final", "all"]),
+        default="final",
+        show_default=True,
         help="Emit only the final state h_n, or every prefix state h_1..h_n.",
     )(function)
     function = click.option(
-        "--strategy", "-s", default=None,
+        "--strategy",
+        "-s",
+        default=None,
         help="chain, tree, serial, sklansky, kogge-stone, brent-kung or ladner-fischer "
         "(default: tree for linear models, chain for nonlinear ones).",
     )(function)
-    function = click.option("--n", "n", required=True, help="Number of input positions (integer >= 1).")(function)
+    function = click.option(
+        "--n", "n", required=True, help="Number of input positions (integer >= 1)."
+    )(function)
     return function
 
 
@@ -93,7 +116,9 @@ def resolve_model(model: str, free: bool, state_dim, rank: int):
             raise SpecError(f"--rank must be at least 1, got {rank}")
         return free_model(model, state_dim, rank)
     if state_dim is not None:
-        raise SpecError("--state-dim applies only with --free (a spec fixes its own state size)")
+        raise SpecError(
+            "--state-dim applies only with --free (a spec fixes its own state size)"
+        )
     return build_model(load_spec(model))
 
 

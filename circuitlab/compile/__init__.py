@@ -20,7 +20,12 @@ from circuitlab.compile.affine import PD_COMBINES, apply, combine, to_dense
 from circuitlab.compile.chain import unroll_chain
 from circuitlab.compile.multilayer import check_multilayer_strategy, compile_layers
 from circuitlab.compile.network import run_schedule
-from circuitlab.compile.schedules import STRATEGY_NAMES, schedule
+from circuitlab.compile.schedules import (
+    STRATEGY_NAMES,
+    evaluate_formula,
+    iter_levels,
+    size_formula,
+)
 from circuitlab.errors import CompileError
 
 __all__ = [
@@ -38,9 +43,12 @@ STRATEGIES = ("chain",) + tuple(STRATEGY_NAMES)
 #: Default memory budget for one circuit (bytes); raise it with ``max_bytes``.
 DEFAULT_MAX_BYTES = 8 * 2**30
 
-#: Bytes the IR stores per fan-in-2 gate: opcode 1, CSR pointer 8, two operands 8,
-#: depth 4, nonlinear depth 4, block 4.
-BYTES_PER_GATE = 29
+#: Prefix states whose h_0 application is emitted in one batch (bounds temporaries).
+_APPLY_CHUNK = 1 << 15
+
+#: Bytes the IR stores per fan-in-2 gate: opcode 1, CSR pointer 4 (uint32 while the
+#: operand count fits), two operands 8, depth 4, nonlinear depth 4, block 4.
+BYTES_PER_GATE = 25
 
 
 def _check_n(n) -> int:
@@ -53,7 +61,9 @@ def _check_n(n) -> int:
 
 def _check_strategy(model, strategy: str, outputs: str) -> None:
     if strategy not in STRATEGIES:
-        raise CompileError(f"unknown strategy {strategy!r}; valid strategies: {', '.join(STRATEGIES)}")
+        raise CompileError(
+            f"unknown strategy {strategy!r}; valid strategies: {', '.join(STRATEGIES)}"
+        )
     if outputs not in ("final", "all"):
         raise CompileError(f"outputs must be 'final' or 'all', got {outputs!r}")
     if not model.is_linear and strategy != "chain":
@@ -72,13 +82,17 @@ def _check_strategy(model, strategy: str, outputs: str) -> None:
 
 def _check_multilayer(model, strategy: str, outputs: str) -> None:
     if strategy not in STRATEGIES:
-        raise CompileError(f"unknown strategy {strategy!r}; valid strategies: {', '.join(STRATEGIES)}")
+        raise CompileError(
+            f"unknown strategy {strategy!r}; valid strategies: {', '.join(STRATEGIES)}"
+        )
     if outputs not in ("final", "all"):
         raise CompileError(f"outputs must be 'final' or 'all', got {outputs!r}")
     check_multilayer_strategy(model, strategy, outputs)
 
 
-def _estimate_multilayer(model, n: int, strategy: str, fold: bool, pd_combine: str) -> int:
+def _estimate_multilayer(
+    model, n: int, strategy: str, fold: bool, pd_combine: str
+) -> int:
     # Compile the network at a small size and scale per position; the combine
     # schedules add a log factor at most, counted by scaling with log2 n.
     probe_n = 4
@@ -89,7 +103,9 @@ def _estimate_multilayer(model, n: int, strategy: str, fold: bool, pd_combine: s
     return int(per_position * (n + 1) * max(1.0, np.log2(n + 1) / 2))
 
 
-def estimate_gates(model, n: int, strategy: str, *, fold: bool = True, pd_combine="structured") -> int:
+def estimate_gates(
+    model, n: int, strategy: str, *, fold: bool = True, pd_combine="structured"
+) -> int:
     """Estimate the number of nodes of a compiled circuit without building it.
 
     The per-step and per-combine gate counts are measured on a scratch circuit of
@@ -122,9 +138,13 @@ def estimate_gates(model, n: int, strategy: str, *, fold: bool = True, pd_combin
     before = scratch.num_nodes
     apply(scratch, np.asarray(h0)[None, :], maps.take([0]))
     per_apply = scratch.num_nodes - before
-    combines = schedule(strategy, n).size
+    combines = evaluate_formula(size_formula(strategy), n)
     applies = n if strategy != "tree" else 1
-    total = n * (per_step + inputs_per_position) + combines * per_combine + applies * per_apply
+    total = (
+        n * (per_step + inputs_per_position)
+        + combines * per_combine
+        + applies * per_apply
+    )
     return int(total + leaves)
 
 
@@ -186,7 +206,9 @@ def compile_model(
     else:
         _check_strategy(model, strategy, outputs)
     if pd_combine not in PD_COMBINES:
-        raise CompileError(f"unknown PD combine {pd_combine!r}; use one of {', '.join(PD_COMBINES)}")
+        raise CompileError(
+            f"unknown PD combine {pd_combine!r}; use one of {', '.join(PD_COMBINES)}"
+        )
     estimate = estimate_gates(model, n, strategy, fold=fold, pd_combine=pd_combine)
     estimated_bytes = estimate * BYTES_PER_GATE
     if max_bytes is not None and estimated_bytes > max_bytes:
@@ -195,11 +217,21 @@ def compile_model(
             f"exceeds the memory budget of {max_bytes / 2**30:.1f} GiB; raise it with "
             "--max-memory GIB (API: max_bytes) or choose a smaller n"
         )
-    logger.info("compiling %s, n=%d, strategy=%s, estimate %d nodes", model.name, n, strategy, estimate)
+    logger.info(
+        "compiling %s, n=%d, strategy=%s, estimate %d nodes",
+        model.name,
+        n,
+        strategy,
+        estimate,
+    )
 
     # Inputs have no operands and every built-in gate has at most two.
     edges = 2 * max(estimate - n * _inputs_per_position(model), 0)
-    c = Circuit(fold=fold, capacity=int(estimate * 1.01) + 64, edge_capacity=int(edges * 1.01) + 128)
+    c = Circuit(
+        fold=fold,
+        capacity=int(estimate * 1.01) + 64,
+        edge_capacity=int(edges * 1.01) + 128,
+    )
     if not multilayer:
         ext = model.add_inputs(c, n)
         h0 = np.asarray(model.initial_state(c))
@@ -218,7 +250,9 @@ def compile_model(
         if outputs == "final":
             states = states[-1:]
     else:
-        states = _compile_network(c, model, n, strategy, outputs, ext, h0, pd_combine, progress)
+        states = _compile_network(
+            c, model, n, strategy, outputs, ext, h0, pd_combine, progress
+        )
 
     c.set_output("state", states)
     if model.has_readout:
@@ -246,19 +280,24 @@ def _compile_network(c, model, n, strategy, outputs, ext, h0, pd_combine, progre
             # Monomial matrices P diag(d) combine as dense matrices; converting once
             # per step keeps every combine at exactly the dense cost.
             maps = to_dense(c, maps)
-    sched = schedule(strategy, n)
+    total = evaluate_formula(size_formula(strategy), n)
+    levels = iter_levels(strategy, n)
     done = [0]
 
     def tick(count):
         done[0] += count
         if progress:
-            progress("combines", done[0], sched.size)
+            progress("combines", done[0], total)
 
-    store = run_schedule(c, maps, sched.levels, pd_combine=pd_combine, progress=tick)
+    store = run_schedule(
+        c, maps, levels, pd_combine=pd_combine, progress=tick, total_combines=total
+    )
     slots = np.arange(n) if outputs == "all" else np.array([n - 1])
     states = np.empty((len(slots), model.state_dim), dtype=np.int64)
-    for positions, group in store.get(slots):
-        with c.block_scope("apply", slots[positions]):
-            start = np.broadcast_to(h0, (len(positions), model.state_dim))
-            states[positions] = apply(c, start, group)
+    for lo in range(0, len(slots), _APPLY_CHUNK):
+        part = slots[lo : lo + _APPLY_CHUNK]
+        for positions, group in store.get(part):
+            with c.block_scope("apply", part[positions]):
+                start = np.broadcast_to(h0, (len(positions), model.state_dim))
+                states[lo + positions] = apply(c, start, group)
     return states

@@ -104,7 +104,9 @@ def combine(c, first: AffineMaps, second: AffineMaps, pd_combine: str = "structu
         return _combine_diag(c, first.parts, second.parts)
     if forms == ("pd", "pd"):
         if pd_combine == "monomial":
-            return _combine_dense(c, to_dense(c, first).parts, to_dense(c, second).parts)
+            return _combine_dense(
+                c, to_dense(c, first).parts, to_dense(c, second).parts
+            )
         return _combine_pd(c, first.parts, second.parts)
     if forms == ("dplr", "dplr") and first.rank + second.rank < first.state_dim:
         return _combine_dplr(c, first.parts, second.parts)

@@ -143,7 +143,9 @@ def _tile(c, template, t_state, t_ext, t_out, gate_mask, states, ext, layer, pro
         c._ptr[node_lo + 1 : node_hi + 1] = (
             e_base + t * edges_per_copy + rel_ptr[None, 1:]
         ).ravel()
-        c._fanin[e_base + lo * edges_per_copy : e_base + hi * edges_per_copy] = mapped.ravel()
+        c._fanin[e_base + lo * edges_per_copy : e_base + hi * edges_per_copy] = (
+            mapped.ravel()
+        )
         c._block[node_lo:node_hi] = np.repeat(blocks[lo:hi], k)
         if progress:
             progress(hi - lo)
@@ -151,7 +153,9 @@ def _tile(c, template, t_state, t_ext, t_out, gate_mask, states, ext, layer, pro
     c._e = e_base + copies * edges_per_copy
 
     batch_rel = _template_batches(template, local)
-    c._record_batches((base + np.arange(copies)[:, None] * k + batch_rel[None, :]).ravel())
+    c._record_batches(
+        (base + np.arange(copies)[:, None] * k + batch_rel[None, :]).ravel()
+    )
     _tile_depths(c, template, gates, t_state, t_ext, t_out, states, ext, base, k)
 
 
@@ -176,7 +180,9 @@ def _longest_paths(template, gates, sources, weights) -> np.ndarray:
     return paths
 
 
-def _tile_depths(c, template, gates, t_state, t_ext, t_out, states, ext, base, k) -> None:
+def _tile_depths(
+    c, template, gates, t_state, t_ext, t_out, states, ext, base, k
+) -> None:
     n = len(ext)
     copies = n - 1
     sources = np.concatenate([t_state, t_ext])
@@ -189,7 +195,9 @@ def _tile_depths(c, template, gates, t_state, t_ext, t_out, states, ext, base, k
         other_part = paths[:, dim:]
         # Depths of the per-position inputs and the constant source, per copy.
         ext_depth = target[ext[1:]].astype(np.int64)
-        other_depth = np.concatenate([ext_depth, np.zeros((copies, 1), np.int64)], axis=1)
+        other_depth = np.concatenate(
+            [ext_depth, np.zeros((copies, 1), np.int64)], axis=1
+        )
         state_depth = _state_depths(
             state_part[t_out], other_part[t_out], other_depth, target[states[0]]
         )
@@ -197,7 +205,9 @@ def _tile_depths(c, template, gates, t_state, t_ext, t_out, states, ext, base, k
             hi = min(lo + _CHUNK, copies)
             from_state = _maxplus(state_part[gates], state_depth[lo:hi])
             from_other = _maxplus(other_part[gates], other_depth[lo:hi])
-            target[base + lo * k : base + hi * k] = np.maximum(from_state, from_other).ravel()
+            target[base + lo * k : base + hi * k] = np.maximum(
+                from_state, from_other
+            ).ravel()
 
 
 def _maxplus(paths: np.ndarray, depths: np.ndarray) -> np.ndarray:
@@ -210,7 +220,9 @@ def _maxplus(paths: np.ndarray, depths: np.ndarray) -> np.ndarray:
 def _state_depths(state_paths, other_paths, other_depth, first) -> np.ndarray:
     """Return the depth of the state read by each copy (row t: the state of step t)."""
     copies = len(other_depth)
-    other = _maxplus(other_paths, other_depth)  # (copies, D): contribution of non-state sources
+    other = _maxplus(
+        other_paths, other_depth
+    )  # (copies, D): contribution of non-state sources
     out = np.empty((copies, len(first)), dtype=np.int64)
     current = np.asarray(first, dtype=np.int64)
     constant_other = bool((other == other[0]).all()) if copies else True
@@ -219,7 +231,9 @@ def _state_depths(state_paths, other_paths, other_depth, first) -> np.ndarray:
     t = 0
     while t < copies:
         out[t] = current
-        through_state = np.where(finite, state_paths + current[None, :], _NONE).max(axis=1)
+        through_state = np.where(finite, state_paths + current[None, :], _NONE).max(
+            axis=1
+        )
         following = np.maximum(through_state, other[t])
         delta = following - current
         uniform = bool((delta == delta[0]).all())

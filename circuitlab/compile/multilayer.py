@@ -54,21 +54,31 @@ def _run_head(c, head, z, strategy, all_positions, layer_number, pd_combine, pro
     family = head["family"]
     if family not in LINEAR_FAMILIES:
         params = head["params"]
-        step = (lambda c_, h, x: elman_step(c_, params, h, x)) if family == "elman" else (
-            lambda c_, h, x: mlp_step(c_, params, h, x)
+        step = (
+            (lambda c_, h, x: elman_step(c_, params, h, x))
+            if family == "elman"
+            else (lambda c_, h, x: mlp_step(c_, params, h, x))
         )
         return unroll_chain(c, step, h0, z, layer=layer_number)
     module = family_module(family)
     with c.block_scope("step", np.arange(positions), layer_number):
         maps = module.free_maps(c, _head_params_gates(c, head, z), head.get("rank", 1))
     if strategy == "chain":
+
         def step(c_, h, x):
-            one = module.free_maps(c_, _head_params_gates(c_, head, x[None, :]), head.get("rank", 1))
+            one = module.free_maps(
+                c_, _head_params_gates(c_, head, x[None, :]), head.get("rank", 1)
+            )
             return apply(c_, np.asarray(h)[None, :], one)[0]
 
         return unroll_chain(c, step, h0, z, layer=layer_number)
     store = run_schedule(
-        c, maps, schedule(strategy, positions).levels, layer=layer_number, pd_combine=pd_combine, progress=progress
+        c,
+        maps,
+        schedule(strategy, positions).levels,
+        layer=layer_number,
+        pd_combine=pd_combine,
+        progress=progress,
     )
     slots = np.arange(positions) if all_positions else np.array([positions - 1])
     states = np.full((positions, head["state_dim"]), -1, dtype=np.int64)
@@ -79,7 +89,9 @@ def _run_head(c, head, z, strategy, all_positions, layer_number, pd_combine, pro
     return states
 
 
-def compile_layers(c, model, n, strategy, outputs, pd_combine, progress=None) -> np.ndarray:
+def compile_layers(
+    c, model, n, strategy, outputs, pd_combine, progress=None
+) -> np.ndarray:
     """Emit the whole network; return the final stream rows (positions 1..n or n)."""
     check_multilayer_strategy(model, strategy, outputs)
     x = model.add_inputs(c, n)
@@ -95,17 +107,34 @@ def compile_layers(c, model, n, strategy, outputs, pd_combine, progress=None) ->
         rows = np.arange(n + 1) if all_positions else np.array([n])
         if layer["kind"] == "rnn":
             states = [
-                _run_head(c, head, stream[:, head["start"] : head["stop"]], strategy, all_positions, number, pd_combine, progress)
+                _run_head(
+                    c,
+                    head,
+                    stream[:, head["start"] : head["stop"]],
+                    strategy,
+                    all_positions,
+                    number,
+                    pd_combine,
+                    progress,
+                )
                 for head in layer["heads"]
             ]
             joined = np.concatenate([s[rows] for s in states], axis=1)
             with c.block_scope("project", rows, number):
-                update = c.linear(layer["output"]["weight"], joined, layer["output"]["bias"])
+                update = c.linear(
+                    layer["output"]["weight"], joined, layer["output"]["bias"]
+                )
                 new_rows = c.add(stream[rows], update)
         else:
             with c.block_scope("ffn", rows, number):
-                hidden = c.relu(c.linear(layer["hidden"]["weight"], stream[rows], layer["hidden"]["bias"]))
-                update = c.linear(layer["output"]["weight"], hidden, layer["output"]["bias"])
+                hidden = c.relu(
+                    c.linear(
+                        layer["hidden"]["weight"], stream[rows], layer["hidden"]["bias"]
+                    )
+                )
+                update = c.linear(
+                    layer["output"]["weight"], hidden, layer["output"]["bias"]
+                )
                 new_rows = c.add(stream[rows], update)
         stream = stream.copy()
         stream[rows] = new_rows

@@ -18,8 +18,9 @@ from circuitlab.compile.affine import AffineMaps, combine
 
 __all__ = ["SlotStore", "run_schedule"]
 
-#: Combines emitted per batch (bounds the temporary arrays of a wide level).
-_CHUNK = 1 << 15
+#: Gates emitted per batch, roughly: a wide level is split into chunks of combines
+#: so that temporary arrays stay small next to the circuit.
+_CHUNK_GATES = 1 << 16
 
 #: Up to this many combines in a schedule, each combine gets its own block label;
 #: above it, one block per batch of a level (``slot`` -1), which keeps the block
@@ -33,8 +34,14 @@ class SlotStore:
     def __init__(self, maps: AffineMaps):
         self.n = maps.count
         self.keys: list[tuple] = [maps.key]
-        # Copy: the caller's arrays may be read-only broadcast views.
-        parts = {name: np.array(array, dtype=np.int64) for name, array in maps.parts.items()}
+        # Slots are written in place; copy only arrays that cannot be written, such
+        # as broadcast views (the caller does not reuse the step maps).
+        parts = {
+            name: array
+            if array.flags.writeable and array.dtype == np.int64
+            else np.array(array, dtype=np.int64)
+            for name, array in maps.parts.items()
+        }
         self.storage: list[AffineMaps] = [AffineMaps(maps.form, parts)]
         self.form_of = np.zeros(self.n, dtype=np.int32)
 
@@ -73,10 +80,21 @@ def run_schedule(
     layer: int = 0,
     pd_combine: str = "structured",
     progress: Callable[[int], None] | None = None,
+    total_combines: int | None = None,
 ) -> SlotStore:
-    """Apply every level of a schedule and return the slots (prefixes or the total)."""
+    """Apply every level of a schedule and return the slots (prefixes or the total).
+
+    ``levels`` may be a sequence or a generator (see
+    :func:`~circuitlab.compile.schedules.iter_levels`); a generator lets the memory
+    of each level go once it is applied; pass ``total_combines`` with one.
+    """
     store = SlotStore(maps)
-    detailed = sum(len(level) for level in levels) <= BLOCK_DETAIL_LIMIT
+    dim = maps.state_dim
+    chunk = max(64, _CHUNK_GATES // (2 * dim**3 + 3 * dim**2 + dim))
+    if total_combines is None:
+        levels = list(levels)
+        total_combines = sum(len(level) for level in levels)
+    detailed = total_combines <= BLOCK_DETAIL_LIMIT
     for level_number, pairs in enumerate(levels, start=1):
         pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
         if not len(pairs):
@@ -90,11 +108,14 @@ def run_schedule(
             for right_pos, right in store.get(targets[left_pos]):
                 jobs.append((targets[left_pos[right_pos]], left.take(right_pos), right))
         for written, left, right in jobs:
-            for lo in range(0, len(written), _CHUNK):
-                part = slice(lo, lo + _CHUNK)
+            for lo in range(0, len(written), chunk):
+                part = slice(lo, lo + chunk)
                 if detailed:
                     scope = c.block_scope(
-                        "combine", np.full(len(written[part]), level_number), layer, slot=written[part]
+                        "combine",
+                        np.full(len(written[part]), level_number),
+                        layer,
+                        slot=written[part],
                     )
                 else:
                     scope = c.block_scope("combine", level_number, layer)

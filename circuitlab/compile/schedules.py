@@ -289,26 +289,47 @@ def _serial_levels(n: int) -> list[np.ndarray]:
 
 
 def _sklansky_levels(n: int) -> list[np.ndarray]:
+    return list(_iter_sklansky(n))
+
+
+def _iter_sklansky(n: int):
     # Level k: every slot i with bit k set reads the last slot of the preceding
     # aligned block of 2**k slots, which by then contains that block's prefix.
     if n < 2:
-        return []
+        return
     index = np.arange(n, dtype=np.int64)
-    levels = []
     for k in range(_int_ceil_log2(n)):
         targets = index[((index >> k) & 1) == 1]
         sources = ((targets >> k) << k) - 1
-        levels.append(_pairs(targets, sources))
-    return levels
+        yield _pairs(targets, sources)
 
 
 def _kogge_stone_levels(n: int) -> list[np.ndarray]:
-    levels = []
+    return list(_iter_kogge_stone(n))
+
+
+def _iter_kogge_stone(n: int):
     for k in range(_int_ceil_log2(n)):
         stride = 1 << k
         targets = np.arange(stride, n, dtype=np.int64)
-        levels.append(_pairs(targets, targets - stride))
-    return levels
+        yield _pairs(targets, targets - stride)
+
+
+def iter_levels(name: str, n: int):
+    """Yield the levels of ``schedule(name, n)`` one at a time.
+
+    Sklansky and Kogge-Stone levels are generated lazily, so a compiler that
+    applies one level at a time never holds the whole schedule; the other
+    networks are built in full first.
+    """
+    name = _check_name(name)
+    n = _check_n(n, f"prefix strategy {name!r}")
+    if name == "sklansky":
+        yield from _iter_sklansky(n)
+    elif name == "kogge-stone":
+        yield from _iter_kogge_stone(n)
+    else:
+        yield from schedule(name, n).levels
 
 
 def _brent_kung_levels(n: int) -> list[np.ndarray]:

@@ -119,7 +119,9 @@ def evaluate(
     mpq(3,1)
     """
     if domain not in DOMAINS:
-        raise EvaluationError(f"unknown domain {domain!r}; use one of {', '.join(DOMAINS)}")
+        raise EvaluationError(
+            f"unknown domain {domain!r}; use one of {', '.join(DOMAINS)}"
+        )
     if domain == "Zm" and (modulus is None or int(modulus) < 2):
         raise EvaluationError(f"domain Zm needs a modulus m >= 2, got {modulus!r}")
     modulus = int(modulus) if modulus is not None else None
@@ -142,7 +144,9 @@ def evaluate(
             offsets = ptr[start:end] - ptr[start]
             result = np.add.reduceat(values[operands], offsets)
         elif end - start and ptr[start + 1] - ptr[start] == 2:
-            result = _binary(kind, values[operands[0::2]], values[operands[1::2]], domain)
+            result = _binary(
+                kind, values[operands[0::2]], values[operands[1::2]], domain
+            )
         else:
             result = _unary(kind, values[operands], domain)
         if domain == "Zm":
@@ -151,7 +155,10 @@ def evaluate(
 
     if not outputs:
         return values
-    return {name: values[ids.reshape(-1)].reshape(ids.shape) for name, ids in circuit.outputs.items()}
+    return {
+        name: values[ids.reshape(-1)].reshape(ids.shape)
+        for name, ids in circuit.outputs.items()
+    }
 
 
 def _check_opcodes(circuit, domain: str) -> None:

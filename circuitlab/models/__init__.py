@@ -8,9 +8,23 @@ from __future__ import annotations
 
 from circuitlab.errors import SpecError
 
-__all__ = ["family_module", "build_model", "free_model", "LINEAR_FAMILIES", "NONLINEAR_FAMILIES"]
+__all__ = [
+    "family_module",
+    "build_model",
+    "free_model",
+    "LINEAR_FAMILIES",
+    "NONLINEAR_FAMILIES",
+]
 
-LINEAR_FAMILIES = ("diagonal", "pd", "dplr", "deltanet", "gated-deltanet", "rwkv7", "dense")
+LINEAR_FAMILIES = (
+    "diagonal",
+    "pd",
+    "dplr",
+    "deltanet",
+    "gated-deltanet",
+    "rwkv7",
+    "dense",
+)
 NONLINEAR_FAMILIES = ("elman", "mlp")
 
 

@@ -22,17 +22,25 @@ def parse_params(table, dim, alphabet, problems) -> dict:
             "bias": problems.array(sub, "bias", where, (dim,), default=0),
         }
 
-    return {"alphabet": tuple(alphabet), "tokens": read_transitions(table, alphabet, problems, read)}
+    return {
+        "alphabet": tuple(alphabet),
+        "tokens": read_transitions(table, alphabet, problems, read),
+    }
 
 
 def token_parts(params, dim) -> dict:
     tokens, alphabet = params["tokens"], params["alphabet"]
-    return {"a": stack_tokens(tokens, "matrix", alphabet), "b": stack_tokens(tokens, "bias", alphabet)}
+    return {
+        "a": stack_tokens(tokens, "matrix", alphabet),
+        "b": stack_tokens(tokens, "bias", alphabet),
+    }
 
 
 def reference_transition(params, token, dim):
     entry = params["tokens"][token]
-    return np.asarray(entry["matrix"], dtype=object), np.asarray(entry["bias"], dtype=object)
+    return np.asarray(entry["matrix"], dtype=object), np.asarray(
+        entry["bias"], dtype=object
+    )
 
 
 def free_groups(dim, rank) -> dict:

@@ -28,12 +28,17 @@ def parse_params(table, dim, alphabet, problems) -> dict:
 
 def token_parts(params, dim) -> dict:
     tokens, alphabet = params["tokens"], params["alphabet"]
-    return {"d": stack_tokens(tokens, "diag", alphabet), "b": stack_tokens(tokens, "bias", alphabet)}
+    return {
+        "d": stack_tokens(tokens, "diag", alphabet),
+        "b": stack_tokens(tokens, "bias", alphabet),
+    }
 
 
 def reference_transition(params, token, dim):
     entry = params["tokens"][token]
-    return np.diag(np.asarray(entry["diag"], dtype=object)), np.asarray(entry["bias"], dtype=object)
+    return np.diag(np.asarray(entry["diag"], dtype=object)), np.asarray(
+        entry["bias"], dtype=object
+    )
 
 
 def free_groups(dim, rank) -> dict:
@@ -52,4 +57,6 @@ def random_free(rng, n, dim, rank, values) -> dict:
 
 
 def free_transition(values, dim):
-    return np.diag(np.asarray(values["d"], dtype=object)), np.asarray(values["b"], dtype=object)
+    return np.diag(np.asarray(values["d"], dtype=object)), np.asarray(
+        values["b"], dtype=object
+    )

@@ -22,7 +22,12 @@ from __future__ import annotations
 import numpy as np
 
 from circuitlab.compile.affine import AffineMaps
-from circuitlab.models.transitions import identity, outer, read_transitions, stack_tokens
+from circuitlab.models.transitions import (
+    identity,
+    outer,
+    read_transitions,
+    stack_tokens,
+)
 from circuitlab.rational import mpq
 
 __all__ = ["Dplr", "DeltaNet", "GatedDeltaNet", "Rwkv7"]
@@ -102,7 +107,10 @@ class Dplr(_DplrFamily):
     @staticmethod
     def _matrix(entry, dim):
         d = entry.get("diag", entry.get("d"))
-        low_rank = np.asarray(entry["u"], dtype=object) @ np.asarray(entry["v"], dtype=object).T
+        low_rank = (
+            np.asarray(entry["u"], dtype=object)
+            @ np.asarray(entry["v"], dtype=object).T
+        )
         return np.diag(np.asarray(d, dtype=object)) + low_rank
 
     @staticmethod
@@ -111,7 +119,9 @@ class Dplr(_DplrFamily):
 
     @staticmethod
     def free_maps(c, parts, rank):
-        return AffineMaps("dplr", {"d": parts["d"], "u": parts["u"], "v": parts["v"], "b": parts["b"]})
+        return AffineMaps(
+            "dplr", {"d": parts["d"], "u": parts["u"], "v": parts["v"], "b": parts["b"]}
+        )
 
 
 class DeltaNet(_DplrFamily):
@@ -145,7 +155,10 @@ class DeltaNet(_DplrFamily):
         m, dim = parts["k"].shape
         u = c.neg(c.mul(parts["beta"], parts["k"]))
         d = np.full((m, dim), c.const(1), dtype=np.int64)
-        return AffineMaps("dplr", {"d": d, "u": u[:, :, None], "v": parts["k"][:, :, None], "b": parts["b"]})
+        return AffineMaps(
+            "dplr",
+            {"d": d, "u": u[:, :, None], "v": parts["k"][:, :, None], "b": parts["b"]},
+        )
 
 
 class GatedDeltaNet(_DplrFamily):
@@ -161,7 +174,11 @@ class GatedDeltaNet(_DplrFamily):
     def _parts(entry, dim):
         k = np.asarray(entry["k"], dtype=object)
         alpha = np.asarray(entry["alpha"], dtype=object)
-        return {"d": alpha, "u": (-entry["beta"] * alpha * k).reshape(dim, 1), "v": k.reshape(dim, 1)}
+        return {
+            "d": alpha,
+            "u": (-entry["beta"] * alpha * k).reshape(dim, 1),
+            "v": k.reshape(dim, 1),
+        }
 
     @staticmethod
     def _matrix(entry, dim):
@@ -177,7 +194,13 @@ class GatedDeltaNet(_DplrFamily):
     def free_maps(c, parts, rank):
         u = c.neg(c.mul(c.mul(parts["beta"], parts["alpha"]), parts["k"]))
         return AffineMaps(
-            "dplr", {"d": parts["alpha"], "u": u[:, :, None], "v": parts["k"][:, :, None], "b": parts["b"]}
+            "dplr",
+            {
+                "d": parts["alpha"],
+                "u": u[:, :, None],
+                "v": parts["k"][:, :, None],
+                "b": parts["b"],
+            },
         )
 
 
@@ -194,13 +217,19 @@ class Rwkv7(_DplrFamily):
     def _parts(entry, dim):
         kappa = np.asarray(entry["kappa"], dtype=object)
         rate = np.asarray(entry["a"], dtype=object)
-        return {"d": np.asarray(entry["w"], dtype=object), "u": (-kappa).reshape(dim, 1), "v": (rate * kappa).reshape(dim, 1)}
+        return {
+            "d": np.asarray(entry["w"], dtype=object),
+            "u": (-kappa).reshape(dim, 1),
+            "v": (rate * kappa).reshape(dim, 1),
+        }
 
     @staticmethod
     def _matrix(entry, dim):
         kappa = np.asarray(entry["kappa"], dtype=object)
         rate = np.asarray(entry["a"], dtype=object)
-        return np.diag(np.asarray(entry["w"], dtype=object)) - outer(kappa, rate * kappa)
+        return np.diag(np.asarray(entry["w"], dtype=object)) - outer(
+            kappa, rate * kappa
+        )
 
     @staticmethod
     def free_groups(dim, rank):
@@ -210,4 +239,7 @@ class Rwkv7(_DplrFamily):
     def free_maps(c, parts, rank):
         u = c.neg(parts["kappa"])
         v = c.mul(parts["a"], parts["kappa"])
-        return AffineMaps("dplr", {"d": parts["w"], "u": u[:, :, None], "v": v[:, :, None], "b": parts["b"]})
+        return AffineMaps(
+            "dplr",
+            {"d": parts["w"], "u": u[:, :, None], "v": v[:, :, None], "b": parts["b"]},
+        )

@@ -62,7 +62,11 @@ class LinearSpecModel(RecurrentModel):
         return self.module.reference_transition(self.spec.params, token, self.state_dim)
 
     def reference_states(self, inputs) -> np.ndarray:
-        tokens = inputs if not isinstance(inputs, dict) else _tokens_from_onehot(self, inputs)
+        tokens = (
+            inputs
+            if not isinstance(inputs, dict)
+            else _tokens_from_onehot(self, inputs)
+        )
         h = np.array(self.spec.initial_state, dtype=object)
         states = []
         for token in tokens:
@@ -98,7 +102,12 @@ def _closed_form(c, x: np.ndarray, table: np.ndarray) -> np.ndarray:
     """Emit ``sum_a x[:, a] * table[a]`` for a one-hot x; shared entries become constants."""
     tokens = table.shape[0]
     flat = table.reshape(tokens, -1)
-    same = np.array([all(flat[0, k] == flat[a, k] for a in range(tokens)) for k in range(flat.shape[1])])
+    same = np.array(
+        [
+            all(flat[0, k] == flat[a, k] for a in range(tokens))
+            for k in range(flat.shape[1])
+        ]
+    )
     out = np.empty((x.shape[0], flat.shape[1]), dtype=np.int64)
     if same.any():
         out[:, same] = c.consts(flat[0, same])[None, :]
@@ -123,7 +132,9 @@ class FreeLinearModel(RecurrentModel):
         self.state_dim = state_dim
         self.rank = rank
         self.name = f"{family}-free-d{state_dim}"
-        self.description = f"{family} linear RNN with free transition parameters, D = {state_dim}"
+        self.description = (
+            f"{family} linear RNN with free transition parameters, D = {state_dim}"
+        )
         self.groups = family_module.free_groups(state_dim, rank)
 
     def add_inputs(self, c, n: int) -> np.ndarray:
@@ -152,7 +163,9 @@ class FreeLinearModel(RecurrentModel):
         maps = self.step_maps(c, np.asarray(x)[None, :])
         return apply(c, np.asarray(h)[None, :], maps)[0]
 
-    def random_inputs(self, n: int, rng: np.random.Generator, values=(-1, 0, 1)) -> dict:
+    def random_inputs(
+        self, n: int, rng: np.random.Generator, values=(-1, 0, 1)
+    ) -> dict:
         """Return random exact input values (entries drawn from ``values``)."""
         out = {"h0": rng.choice(values, size=self.state_dim).astype(object)}
         out.update(self.module.random_free(rng, n, self.state_dim, self.rank, values))
@@ -171,4 +184,6 @@ class FreeLinearModel(RecurrentModel):
         return np.array(states, dtype=object).reshape(n, self.state_dim)
 
     def tokenize(self, text):
-        raise EvaluationError("a free-mode model has no alphabet; pass input values instead")
+        raise EvaluationError(
+            "a free-mode model has no alphabet; pass input values instead"
+        )

@@ -88,7 +88,10 @@ def _parse_rnn_layer(layer, width, where, problems) -> dict:
         problems.add(f"{where}heads", "missing list of [[layers.heads]]")
         return {"kind": "rnn", "heads": [], "output": None}
     count = len(heads_table)
-    if any("input" not in h for h in heads_table if isinstance(h, dict)) and width % count:
+    if (
+        any("input" not in h for h in heads_table if isinstance(h, dict))
+        and width % count
+    ):
         problems.add(
             f"{where}heads",
             f"{count} heads do not divide the width {width}; give each head an input = [start, stop]",
@@ -108,7 +111,11 @@ def _parse_projection(layer, key, shape, where, problems):
     if f"{key}_offset" in layer:
         offset = layer[f"{key}_offset"]
         rows, columns = shape
-        if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= rows - columns:
+        if (
+            not isinstance(offset, int)
+            or isinstance(offset, bool)
+            or not 0 <= offset <= rows - columns
+        ):
             problems.add(
                 f"{where}{key}_offset",
                 f"expected an integer in 0..{rows - columns} so that {columns} values fit in width {rows}",
@@ -120,7 +127,10 @@ def _parse_projection(layer, key, shape, where, problems):
         return {"weight": weight, "bias": np.full(rows, mpq(0), dtype=object)}
     table = layer.get(key)
     if not isinstance(table, dict):
-        problems.add(f"{where}{key}", f"missing table with weight {shape} and bias (or {key}_offset)")
+        problems.add(
+            f"{where}{key}",
+            f"missing table with weight {shape} and bias (or {key}_offset)",
+        )
         return None
     return {
         "weight": problems.array(table, "weight", f"{where}{key}.", shape),
@@ -134,7 +144,9 @@ def _parse_ffn_layer(layer, width, where, problems) -> dict:
     if isinstance(hidden_table, dict) and isinstance(hidden_table.get("weight"), list):
         rows = len(hidden_table["weight"])
     if rows == 0:
-        problems.add(f"{where}hidden", "missing table with weight (hidden x width) and bias")
+        problems.add(
+            f"{where}hidden", "missing table with weight (hidden x width) and bias"
+        )
         return {"kind": "ffn", "hidden": None, "output": None}
     hidden = _parse_projection(layer, "hidden", (rows, width), where, problems)
     output = _parse_projection(layer, "output", (width, rows), where, problems)
@@ -147,17 +159,30 @@ def _parse_head(head, width, default_slice, where, problems) -> dict:
         return {"family": None, "state_dim": None}
     family = head.get("family")
     if family not in HEAD_FAMILIES:
-        problems.add(f"{where}family", f"expected one of {', '.join(HEAD_FAMILIES)}, got {family!r}")
+        problems.add(
+            f"{where}family",
+            f"expected one of {', '.join(HEAD_FAMILIES)}, got {family!r}",
+        )
         family = None
     dim = problems.integer(head, "state_dim", where, minimum=1)
-    start, stop = head.get("input", default_slice) if isinstance(head.get("input", default_slice), list) else (None, None)
-    if not (isinstance(start, int) and isinstance(stop, int) and 0 <= start < stop <= width):
-        problems.add(f"{where}input", f"expected [start, stop] with 0 <= start < stop <= {width}")
+    start, stop = (
+        head.get("input", default_slice)
+        if isinstance(head.get("input", default_slice), list)
+        else (None, None)
+    )
+    if not (
+        isinstance(start, int) and isinstance(stop, int) and 0 <= start < stop <= width
+    ):
+        problems.add(
+            f"{where}input", f"expected [start, stop] with 0 <= start < stop <= {width}"
+        )
         start, stop = 0, width
     out = {"family": family, "state_dim": dim, "start": start, "stop": stop}
     if family is None or dim is None:
         return out
-    out["initial_state"] = problems.array(head, "initial_state", where, (dim,), default=0)
+    out["initial_state"] = problems.array(
+        head, "initial_state", where, (dim,), default=0
+    )
     width_in = stop - start
     known = {"family", "state_dim", "input", "initial_state"}
     if family == "elman":
@@ -169,11 +194,16 @@ def _parse_head(head, width, default_slice, where, problems) -> dict:
     else:
         rank = problems.integer(head, "rank", where, minimum=1, default=1) or 1
         out["rank"] = rank
-        out["params"] = _parse_linear_params(head, family, dim, rank, width_in, where, problems)
+        out["params"] = _parse_linear_params(
+            head, family, dim, rank, width_in, where, problems
+        )
         known |= {"rank", "params"}
     for key in head:
         if key not in known:
-            problems.add(f"{where}{key}", f"unknown key for a {family} head (known: {', '.join(sorted(known))})")
+            problems.add(
+                f"{where}{key}",
+                f"unknown key for a {family} head (known: {', '.join(sorted(known))})",
+            )
     return out
 
 
@@ -181,7 +211,9 @@ def _parse_linear_params(head, family, dim, rank, width_in, where, problems) -> 
     groups = family_module(family).free_groups(dim, rank)
     table = head.get("params")
     if not isinstance(table, dict):
-        problems.add(f"{where}params", f"missing table with entries {', '.join(groups)}")
+        problems.add(
+            f"{where}params", f"missing table with entries {', '.join(groups)}"
+        )
         return {}
     params = {}
     for name, shape in groups.items():
@@ -194,17 +226,27 @@ def _parse_linear_params(head, family, dim, rank, width_in, where, problems) -> 
         terms = {}
         raw_terms = entry.get("terms", {})
         if not isinstance(raw_terms, dict):
-            problems.add(f"{key}terms", "expected a table: input coordinate -> coefficients")
+            problems.add(
+                f"{key}terms", "expected a table: input coordinate -> coefficients"
+            )
             raw_terms = {}
         for coordinate, _value in raw_terms.items():
             if not coordinate.isdigit() or int(coordinate) >= width_in:
-                problems.add(f"{key}terms.{coordinate}", f"expected an input coordinate 0..{width_in - 1}")
+                problems.add(
+                    f"{key}terms.{coordinate}",
+                    f"expected an input coordinate 0..{width_in - 1}",
+                )
                 continue
-            terms[int(coordinate)] = _read_shaped(raw_terms, coordinate, f"{key}terms.", shape, problems)
+            terms[int(coordinate)] = _read_shaped(
+                raw_terms, coordinate, f"{key}terms.", shape, problems
+            )
         params[name] = {"bias": bias, "terms": terms}
     for name in table:
         if name not in groups:
-            problems.add(f"{where}params.{name}", f"unknown parameter for {family} (known: {', '.join(groups)})")
+            problems.add(
+                f"{where}params.{name}",
+                f"unknown parameter for {family} (known: {', '.join(groups)})",
+            )
     return params
 
 
@@ -230,7 +272,9 @@ def head_parameters(head: dict, z: np.ndarray) -> dict:
 class MultilayerModel(RecurrentModel):
     """A multilayer network of multihead RNN and feedforward sublayers (see module doc)."""
 
-    is_linear = False  # compiled by circuitlab.compile.multilayer, not the single-layer paths
+    is_linear = (
+        False  # compiled by circuitlab.compile.multilayer, not the single-layer paths
+    )
     is_multilayer = True
 
     def __init__(self, spec):
@@ -242,10 +286,16 @@ class MultilayerModel(RecurrentModel):
         self.params = spec.params
         self.layers = spec.params["layers"]
         self.has_linear_heads = any(
-            h["family"] in LINEAR_FAMILIES for layer in self.layers if layer["kind"] == "rnn" for h in layer["heads"]
+            h["family"] in LINEAR_FAMILIES
+            for layer in self.layers
+            if layer["kind"] == "rnn"
+            for h in layer["heads"]
         )
         self.has_nonlinear_heads = any(
-            h["family"] in NONLINEAR_FAMILIES for layer in self.layers if layer["kind"] == "rnn" for h in layer["heads"]
+            h["family"] in NONLINEAR_FAMILIES
+            for layer in self.layers
+            if layer["kind"] == "rnn"
+            for h in layer["heads"]
         )
 
     def add_inputs(self, c, n: int) -> np.ndarray:
@@ -271,14 +321,21 @@ class MultilayerModel(RecurrentModel):
                 stream = stream + _affine_rows(layer["output"], joined)
             else:
                 hidden = _affine_rows(layer["hidden"], stream)
-                hidden = np.vectorize(lambda v: v if v > 0 else mpq(0), otypes=[object])(hidden)
+                hidden = np.vectorize(
+                    lambda v: v if v > 0 else mpq(0), otypes=[object]
+                )(hidden)
                 stream = stream + _affine_rows(layer["output"], hidden)
         return stream
 
     def reference_states(self, inputs) -> np.ndarray:
-        tokens = inputs if not isinstance(inputs, dict) else [
-            self.spec.alphabet[int(np.flatnonzero(row)[0])] for row in np.asarray(inputs["x"])
-        ]
+        tokens = (
+            inputs
+            if not isinstance(inputs, dict)
+            else [
+                self.spec.alphabet[int(np.flatnonzero(row)[0])]
+                for row in np.asarray(inputs["x"])
+            ]
+        )
         return self.reference_stream(tokens)[1:]
 
 
@@ -287,14 +344,19 @@ def _affine_rows(projection, rows: np.ndarray) -> np.ndarray:
     out = np.empty((rows.shape[0], weight.shape[0]), dtype=object)
     for t in range(rows.shape[0]):
         for i in range(weight.shape[0]):
-            out[t, i] = sum((weight[i, j] * rows[t, j] for j in range(weight.shape[1])), mpq(0)) + bias[i]
+            out[t, i] = (
+                sum((weight[i, j] * rows[t, j] for j in range(weight.shape[1])), mpq(0))
+                + bias[i]
+            )
     return out
 
 
 def _reference_head(head, stream) -> np.ndarray:
     z_rows = stream[:, head["start"] : head["stop"]]
     h = np.array(head["initial_state"], dtype=object)
-    module = family_module(head["family"]) if head["family"] in LINEAR_FAMILIES else None
+    module = (
+        family_module(head["family"]) if head["family"] in LINEAR_FAMILIES else None
+    )
     states = []
     for z in z_rows:
         if head["family"] == "elman":
@@ -304,7 +366,10 @@ def _reference_head(head, stream) -> np.ndarray:
         else:
             a, b = module.free_transition(head_parameters(head, z), head["state_dim"])
             h = np.array(
-                [sum((h[i] * a[i, j] for i in range(len(h))), mpq(0)) + b[j] for j in range(a.shape[1])],
+                [
+                    sum((h[i] * a[i, j] for i in range(len(h))), mpq(0)) + b[j]
+                    for j in range(a.shape[1])
+                ],
                 dtype=object,
             )
         states.append(h)

@@ -42,7 +42,10 @@ EXACT_ACTIVATIONS = ("relu", "step", "identity")
 def _read_activation(table, where, problems, default):
     name = table.get("activation", default)
     if name not in ACTIVATIONS:
-        problems.add(f"{where}activation", f"unknown activation {name!r} (one of {', '.join(ACTIVATIONS)})")
+        problems.add(
+            f"{where}activation",
+            f"unknown activation {name!r} (one of {', '.join(ACTIVATIONS)})",
+        )
         return default
     return name
 
@@ -68,7 +71,9 @@ def _read_embedding(table, alphabet, problems):
     vectors = {}
     for token in alphabet:
         if token not in embedding:
-            problems.add(f"embedding.{token}", "missing (every alphabet token needs a vector)")
+            problems.add(
+                f"embedding.{token}", "missing (every alphabet token needs a vector)"
+            )
             continue
         vectors[token] = problems.array(embedding, token, "embedding.", (width,))
     for token in embedding:
@@ -91,7 +96,10 @@ def _apply_exact(name: str, values: np.ndarray) -> np.ndarray:
 
 def _affine_exact(weight, bias, x):
     return np.array(
-        [sum((w * v for w, v in zip(row, x)), mpq(0)) + b for row, b in zip(weight, bias)],
+        [
+            sum((w * v for w, v in zip(row, x)), mpq(0)) + b
+            for row, b in zip(weight, bias)
+        ],
         dtype=object,
     )
 
@@ -154,7 +162,10 @@ def parse_mlp(table, dim, width, problems, where="") -> list:
     layers_table = table.get("layers")
     layers = []
     if not isinstance(layers_table, list) or not layers_table:
-        problems.add(f"{where}layers", "missing list of [[layers]] tables (weight, bias, activation)")
+        problems.add(
+            f"{where}layers",
+            "missing list of [[layers]] tables (weight, bias, activation)",
+        )
         return layers
     columns = dim + width
     for k, layer in enumerate(layers_table):
@@ -169,7 +180,9 @@ def parse_mlp(table, dim, width, problems, where="") -> list:
             {
                 "weight": problems.array(layer, "weight", prefix, (rows, columns)),
                 "bias": problems.array(layer, "bias", prefix, (rows,), default=0),
-                "activation": _read_activation(layer, prefix, problems, "identity" if last else "relu"),
+                "activation": _read_activation(
+                    layer, prefix, problems, "identity" if last else "relu"
+                ),
             }
         )
         columns = rows
@@ -180,14 +193,18 @@ def mlp_step(c, layers, h, x):
     """Emit the MLP update on ``[h, x]``."""
     value = np.concatenate([np.asarray(h), np.asarray(x)])
     for layer in layers:
-        value = c.activation(layer["activation"], c.linear(layer["weight"], value, layer["bias"]))
+        value = c.activation(
+            layer["activation"], c.linear(layer["weight"], value, layer["bias"])
+        )
     return value
 
 
 def mlp_reference(layers, h, x):
     value = np.concatenate([h, x])
     for layer in layers:
-        value = _apply_exact(layer["activation"], _affine_exact(layer["weight"], layer["bias"], value))
+        value = _apply_exact(
+            layer["activation"], _affine_exact(layer["weight"], layer["bias"], value)
+        )
     return value
 
 

@@ -44,7 +44,10 @@ def parse_params(table, dim, alphabet, problems) -> dict:
             "bias": problems.array(sub, "bias", where, (dim,), default=0),
         }
 
-    return {"alphabet": tuple(alphabet), "tokens": read_transitions(table, alphabet, problems, read)}
+    return {
+        "alphabet": tuple(alphabet),
+        "tokens": read_transitions(table, alphabet, problems, read),
+    }
 
 
 def token_parts(params, dim) -> dict:
@@ -60,7 +63,9 @@ def reference_transition(params, token, dim):
     entry = params["tokens"][token]
     perm = entry["perm"]
     diag = entry["diag"]
-    a = np.array([[perm[i, j] * diag[j] for j in range(dim)] for i in range(dim)], dtype=object)
+    a = np.array(
+        [[perm[i, j] * diag[j] for j in range(dim)] for i in range(dim)], dtype=object
+    )
     return a, np.asarray(entry["bias"], dtype=object)
 
 

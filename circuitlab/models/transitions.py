@@ -17,12 +17,16 @@ def read_transitions(table: dict, alphabet, problems, read_token) -> dict:
     """
     transitions = table.get("transitions")
     if not isinstance(transitions, dict):
-        problems.add("transitions", "missing table with one [transitions.TOKEN] per token")
+        problems.add(
+            "transitions", "missing table with one [transitions.TOKEN] per token"
+        )
         return {}
     out = {}
     for token in alphabet:
         if token not in transitions or not isinstance(transitions[token], dict):
-            problems.add(f"transitions.{token}", "missing (every alphabet token needs one)")
+            problems.add(
+                f"transitions.{token}", "missing (every alphabet token needs one)"
+            )
             continue
         table_read = KeyTracker(transitions[token])
         out[token] = read_token(table_read, f"transitions.{token}.")
@@ -61,7 +65,9 @@ class KeyTracker(dict):
 
 def stack_tokens(params: dict, key: str, alphabet) -> np.ndarray:
     """Stack one parameter over the tokens in alphabet order: ``(tokens, *shape)``."""
-    return np.stack([np.asarray(params[token][key], dtype=object) for token in alphabet])
+    return np.stack(
+        [np.asarray(params[token][key], dtype=object) for token in alphabet]
+    )
 
 
 def identity(dim: int) -> np.ndarray:
