@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from circuitlab.cli.options import (
+    check_writable,
     compile_options,
     make_progress,
     model_options,
@@ -131,6 +132,8 @@ def compile_command(
     n = parse_n(n)
     built = resolve_model(model, free, state_dim, rank)
     strategy = resolve_strategy(built, strategy)
+    if out:
+        check_writable(out)
     start = time.perf_counter()
     with make_progress(disable=as_json) as progress:
         circuit = compile_model(

@@ -17,6 +17,7 @@ __all__ = [
     "resolve_model",
     "resolve_strategy",
     "make_progress",
+    "check_writable",
 ]
 
 
@@ -120,6 +121,22 @@ def resolve_model(model: str, free: bool, state_dim, rank: int):
             "--state-dim applies only with --free (a spec fixes its own state size)"
         )
     return build_model(load_spec(model))
+
+
+def check_writable(path) -> None:
+    """Raise FormatError unless ``path`` can be created (checked before long work)."""
+    import os
+    from pathlib import Path
+
+    from circuitlab.errors import FormatError
+
+    directory = Path(path).parent if str(Path(path).parent) else Path(".")
+    if not directory.is_dir():
+        raise FormatError(f"cannot write {path}: directory {directory} does not exist")
+    if not os.access(directory, os.W_OK):
+        raise FormatError(f"cannot write {path}: directory {directory} is not writable")
+    if Path(path).is_dir():
+        raise FormatError(f"cannot write {path}: it is a directory")
 
 
 def resolve_strategy(model, strategy):
