@@ -30,7 +30,8 @@ __all__ = ["AffineMaps", "combine", "apply", "to_dense", "PD_COMBINES"]
 
 #: How a PD combine composes: "structured" keeps (P, d) and composes the 0/1
 #: permutation matrices with AND/OR gates; "monomial" multiplies the monomial
-#: matrices P diag(d) like dense matrices (never more gates than a dense combine).
+#: matrices P diag(d) like dense matrices. compile_model converts each step map
+#: once for "monomial", so every combine then costs exactly a dense combine.
 PD_COMBINES = ("structured", "monomial")
 
 

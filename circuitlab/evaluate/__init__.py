@@ -200,7 +200,13 @@ def _assign_inputs(circuit, inputs, values, domain, modulus) -> None:
         flat_ids = ids.ravel()
         flat = given.ravel()
         if domain == "float":
-            values[flat_ids] = np.asarray(flat, dtype=np.float64)
+            try:
+                values[flat_ids] = np.asarray(flat, dtype=np.float64)
+            except (TypeError, ValueError):
+                # Exact strings such as "1/2": parse, then round to float64.
+                values[flat_ids] = [
+                    float(_convert(v, "Q", None, f"input {name}[{k}]")) for k, v in enumerate(flat)
+                ]
             continue
         converted = {}
         for k, value in enumerate(flat):

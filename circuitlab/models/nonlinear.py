@@ -170,6 +170,9 @@ def parse_mlp(table, dim, width, problems, where="") -> list:
     columns = dim + width
     for k, layer in enumerate(layers_table):
         prefix = f"{where}layers[{k}]."
+        if not isinstance(layer, dict):
+            problems.add(prefix.rstrip("."), "expected a table with weight, bias and activation")
+            return layers
         last = k == len(layers_table) - 1
         weight = layer.get("weight") if isinstance(layer, dict) else None
         rows = dim if last else (len(weight) if isinstance(weight, list) else 0)
