@@ -80,10 +80,10 @@ class Affine:
 def conjunction(literals: Sequence[Affine]) -> Affine:
     """Return ``g = sum(literals) - len(literals)`` for 0/1-valued literals.
 
-    ``g`` is 0 when every literal is 1 and at most -1 otherwise, so
-    ``ReLU(g + 1)`` is the AND of the literals, and ``ReLU(v + g)`` is ``v`` when
-    they all hold and 0 otherwise for any value ``0 <= v <= 1`` (with ``g`` scaled
-    by ``M`` for ``v <= M``).
+    ``g`` is 0 when every literal is 1 and at most -1 otherwise. So
+    ``ReLU(g + 1)`` is the AND of the literals. For a value ``0 <= v <= 1``,
+    ``ReLU(v + g)`` is ``v`` when all literals are 1 and 0 otherwise. A value up
+    to ``M`` needs ``M g`` in place of ``g``.
     """
     total = Affine()
     for literal in literals:
@@ -125,7 +125,9 @@ class UnitSum:
         scalar = _fraction(scalar)
         if scalar == 0:
             return UnitSum()
-        return UnitSum(tuple((u, c * scalar) for u, c in self.terms), self.const * scalar)
+        return UnitSum(
+            tuple((u, c * scalar) for u, c in self.terms), self.const * scalar
+        )
 
     __rmul__ = __mul__
 

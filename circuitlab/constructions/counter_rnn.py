@@ -43,8 +43,10 @@ one per ``0`` that ``equal`` reads (``idx+ -= [E & idx+ >= 1]``, the same for
 ``idx = u``, so ``idx`` is 0 at the ``|`` whenever ``v >= u``. On every stream
 whose edge blocks have ``v >= u`` (every encoded sorted instance) the RNN and the
 machine have the same control state and ``S`` at every position, the same ``idx``
-outside ``equal``, and the same answer. On a stream with a backward edge they
-can differ (:data:`BACKWARD_EDGE_STREAM` is one).
+outside ``equal`` (and outside ``reject``, which ``equal`` may enter with a
+partly drained ``idx`` and which no token leaves), and the same answer. On a
+stream with a backward edge they can differ (:data:`BACKWARD_EDGE_STREAM` is
+one); :func:`first_undrained_reset` finds where.
 
 The ``idx_guard=False`` ablation drops the guard of ``unequal``, like
 ``counter_step(..., idx_guard=False)``.
@@ -59,7 +61,11 @@ from fractions import Fraction
 
 from circuitlab.constructions.builder import Affine, ReluLayerBuilder, UnitSum
 from circuitlab.errors import ProblemError
-from circuitlab.problems.counter_machine import CounterConfig, CounterState
+from circuitlab.problems.counter_machine import (
+    CounterConfig,
+    CounterState,
+    trace_counter_machine,
+)
 from circuitlab.problems.graph_connectivity import (
     STREAM_ALPHABET,
     FunctionalGraph,
@@ -81,6 +87,7 @@ __all__ = [
     "connectivity_counter_spec",
     "decode_counter_state",
     "connectivity_stream",
+    "first_undrained_reset",
 ]
 
 COUNTER_SPEC_NAME = "connectivity-counter"
@@ -167,19 +174,19 @@ class _Event:
         return value
 
 
-def _increment(b: ReluLayerBuilder, plus: str, minus: str, event: _Event):
+def _increment(plus: str, minus: str, event: _Event):
     """Return the changes of ``(plus, minus)`` when ``event`` adds 1 to the counter."""
     gained = event.indicator([minus])
     return gained, gained - event.indicator()
 
 
-def _decrement(b: ReluLayerBuilder, plus: str, minus: str, event: _Event):
+def _decrement(plus: str, minus: str, event: _Event):
     """Return the changes of ``(plus, minus)`` when ``event`` subtracts 1."""
     lost = event.indicator([plus])
     return lost - event.indicator(), lost
 
 
-def _drain(b: ReluLayerBuilder, plus: str, minus: str, event: _Event):
+def _drain(plus: str, minus: str, event: _Event):
     """Return the changes of ``(plus, minus)`` moving the counter one step to 0."""
     return (
         event.indicator([plus]) - event.indicator(),
@@ -194,7 +201,7 @@ def connectivity_counter_spec(*, idx_guard: bool = True) -> BuiltSpec:
     ----------
     idx_guard : bool
         False builds the ablation without the ``idx != 0`` guard of ``unequal``,
-        which answers some instances wrongly (named
+        which decides some instances wrongly (named
         ``connectivity-counter-no-guard``; not shipped).
 
     Returns
@@ -257,9 +264,9 @@ def connectivity_counter_spec(*, idx_guard: bool = True) -> BuiltSpec:
     s_plus = b.relu(b.var("S+"), "S+")
     s_minus = b.relu(b.var("S-"), "S-")
     for dp, dm in (
-        _increment(b, "S+", "S-", s_up),
-        _increment(b, "S+", "S-", restore),
-        _decrement(b, "S+", "S-", s_down),
+        _increment("S+", "S-", s_up),
+        _increment("S+", "S-", restore),
+        _decrement("S+", "S-", s_down),
     ):
         s_plus, s_minus = s_plus + dp, s_minus + dm
     b.set_output("S+", s_plus)
@@ -268,11 +275,11 @@ def connectivity_counter_spec(*, idx_guard: bool = True) -> BuiltSpec:
     i_plus = b.relu(b.var("idx+"), "idx+")
     i_minus = b.relu(b.var("idx-"), "idx-")
     for dp, dm in (
-        _increment(b, "idx+", "idx-", idx_up),
-        _decrement(b, "idx+", "idx-", restore),
+        _increment("idx+", "idx-", idx_up),
+        _decrement("idx+", "idx-", restore),
     ):
         i_plus, i_minus = i_plus + dp, i_minus + dm
-    drain_plus, drain_minus = _drain(b, "idx+", "idx-", drain)
+    drain_plus, drain_minus = _drain("idx+", "idx-", drain)
     b.set_output("idx+", i_plus + drain_plus)
     b.set_output("idx-", i_minus + drain_minus)
 
@@ -372,13 +379,42 @@ def connectivity_stream(
     return encode_sorted_stream(make_target_sink(instance))
 
 
-def counter_tokens(stream: str | Iterable[str]) -> list[str]:
-    """Split a stream into tokens and check them against the alphabet."""
-    tokens = list(stream)
-    for position, token in enumerate(tokens):
-        if token not in STREAM_ALPHABET:
-            raise ProblemError(
-                f"token {position}: {token!r} is not in the alphabet {STREAM_ALPHABET}"
-            )
-    return tokens
+def first_undrained_reset(
+    tokens: str | Iterable[str], *, idx_guard: bool = True
+) -> int | None:
+    """Return where the RNN's drain of ``idx`` first falls short of the reset.
 
+    Up to the returned position the counter RNN and the machine have the same
+    configuration after every token, except ``idx`` in ``equal`` and ``reject``
+    (where it never matters again). At the
+    returned position ``equal`` reads ``|`` after fewer zeros than ``|idx|``, so
+    the machine resets ``idx`` to 0 and the RNN keeps the rest. With None the
+    two agree on the whole stream, accept bit included.
+
+    Parameters
+    ----------
+    tokens : str or iterable of str
+        The stream.
+    idx_guard : bool
+        Follow the machine with (True) or without the ``unequal`` guard.
+
+    Examples
+    --------
+    >>> first_undrained_reset("0|0|000|#000$") is None
+    True
+    >>> first_undrained_reset(BACKWARD_EDGE_STREAM)
+    7
+    """
+    tokens = list(tokens)
+    trace = trace_counter_machine(tokens, idx_guard=idx_guard)
+    zeros = 0
+    for position, token in enumerate(tokens):
+        config = trace[position]
+        if config.state is not CounterState.EQUAL:
+            zeros = 0
+            continue
+        if token == "0":
+            zeros += 1
+        elif token == "|" and abs(config.idx) > zeros:
+            return position
+    return None

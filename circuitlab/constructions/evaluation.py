@@ -227,6 +227,13 @@ class IntegerBatchMlp:
         self.spec = spec
         dim = spec.state_dim
         self.token_index = {token: k for k, token in enumerate(spec.alphabet)}
+        # Streams of one-character ASCII tokens are translated with a byte table.
+        self._byte_table = None
+        if all(len(t) == 1 and t.isascii() for t in spec.alphabet):
+            self._byte_table = np.full(256, -1, dtype=np.int64)
+            for token, k in self.token_index.items():
+                self._byte_table[ord(token)] = k
+
         layers = spec.params["layers"]
         embedding = np.stack(
             [
@@ -240,25 +247,44 @@ class IntegerBatchMlp:
         # Per token, the input columns and the bias of the first layer in one row.
         self.token_bias = embedding @ first[:, dim:].T + first_bias
         self.first_relu = layers[0]["activation"] == "relu"
+
         self.rest = []
         for k, layer in enumerate(layers[1:], start=1):
             weight = _integer_array(layer["weight"], f"layer {k} weight", spec.name)
             bias = _integer_array(layer["bias"], f"layer {k} bias", spec.name)
-            self.rest.append((np.ascontiguousarray(weight.T), bias, layer["activation"]))
-        self.initial = _integer_array(spec.initial_state, "the initial state", spec.name)
+            self.rest.append(
+                (np.ascontiguousarray(weight.T), bias, layer["activation"])
+            )
+
+        self.initial = _integer_array(
+            spec.initial_state, "the initial state", spec.name
+        )
         self.readout_weights = _integer_array(
             spec.readout_weights, "the readout weights", spec.name
         )
         self.readout_bias = float(spec.readout_bias)
+
         # Every intermediate value is at most `gain * max(|h|, |x|, 1)`, so keeping
         # max |h| below _EXACT_LIMIT / gain keeps every float64 value exact.
-        gain = np.abs(self.first_state).sum(axis=0).max() + np.abs(self.token_bias).max()
+        gain = (
+            np.abs(self.first_state).sum(axis=0).max() + np.abs(self.token_bias).max()
+        )
         for weight, bias, _ in self.rest:
             gain = gain * np.abs(weight).sum(axis=0).max() + np.abs(bias).max()
         self.state_limit = _EXACT_LIMIT / max(float(gain), 1.0)
 
     def encode(self, stream: Sequence[str], position: int = 0) -> np.ndarray:
         """Return the token indices of a stream; ``position`` names it in errors."""
+        if (
+            isinstance(stream, str)
+            and self._byte_table is not None
+            and stream.isascii()
+        ):
+            indices = self._byte_table[np.frombuffer(stream.encode("ascii"), np.uint8)]
+            bad = np.flatnonzero(indices < 0)
+            if bad.size == 0:
+                return indices
+            stream = stream[: bad[0] + 1]
         try:
             return np.fromiter(
                 (self.token_index[t] for t in stream), dtype=np.int64, count=len(stream)
@@ -273,7 +299,7 @@ class IntegerBatchMlp:
         self,
         streams: Sequence[Sequence[str]],
         *,
-        chunk_size: int = 2048,
+        chunk_size: int = 1024,
         progress: Callable[[int, int], None] | None = None,
     ) -> BatchRun:
         """Run every stream from the initial state and return the final states.
@@ -294,7 +320,7 @@ class IntegerBatchMlp:
         ------
         EvaluationError
             On a token outside the alphabet, or if a value could leave the range
-            where float64 holds integers exactly.
+            where float64 represents integers exactly.
         """
         count = len(streams)
         dim = self.spec.state_dim
@@ -327,7 +353,7 @@ class IntegerBatchMlp:
         """Run streams sorted by decreasing length; return final states and peaks."""
         count = len(tokens)
         longest = int(lengths[0]) if count else 0
-        # Time-major token matrix: row t holds the t-th token of every stream.
+        # Time-major token matrix: row t is the t-th token of every stream.
         matrix = np.zeros((longest, count), dtype=np.int64)
         for k, row in enumerate(tokens):
             matrix[: len(row), k] = row
