@@ -114,8 +114,16 @@ class Claim:
         return f"{self.metric} of {self.model.label} ({where}) is {self.bound}"
 
     def task_key(self, n: int) -> tuple:
-        return (self.model, self.strategy, n, self.outputs, self.fold, self.pd_combine,
-                self.seed, self.samples)
+        return (
+            self.model,
+            self.strategy,
+            n,
+            self.outputs,
+            self.fold,
+            self.pd_combine,
+            self.seed,
+            self.samples,
+        )
 
 
 @dataclass
@@ -192,16 +200,22 @@ def load_claims(path: str | Path) -> list[Claim]:
 def parse_claims(table: dict, *, source: str = "<claims>") -> list[Claim]:
     """Validate a parsed claims table; see :func:`load_claims`."""
     problems = _Problems(source)
+
     for key in table:
         if key not in ("claim", "defaults"):
-            problems.add(key, "unknown top-level key (expected [[claim]] tables and [defaults])")
+            problems.add(
+                key, "unknown top-level key (expected [[claim]] tables and [defaults])"
+            )
     defaults = table.get("defaults", {})
     if not isinstance(defaults, dict):
         problems.add("defaults", "expected a table")
         defaults = {}
     for key in defaults:
         if key not in CLAIM_KEYS:
-            problems.add(f"defaults.{key}", f"unknown key (known: {', '.join(CLAIM_KEYS)})")
+            problems.add(
+                f"defaults.{key}", f"unknown key (known: {', '.join(CLAIM_KEYS)})"
+            )
+
     entries = table.get("claim")
     if entries is None:
         problems.add("claim", "missing: add at least one [[claim]] table")
@@ -209,6 +223,7 @@ def parse_claims(table: dict, *, source: str = "<claims>") -> list[Claim]:
     elif not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         problems.add("claim", "expected [[claim]] tables")
         entries = []
+
     claims = []
     models: dict[ModelRef, object] = {}
     for number, entry in enumerate(entries, start=1):
@@ -237,7 +252,9 @@ def _parse_claim(number, table, own, label, problems, models) -> Claim | None:
         if key not in table:
             return default
         value = table[key]
-        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+        # TOML booleans are Python bools, which isinstance(..., int) accepts.
+        is_bool_for_number = isinstance(value, bool) and bool not in kinds
+        if is_bool_for_number or not isinstance(value, kinds):
             bad(key, f"expected {description}, got {value!r}")
             return default
         return value
@@ -272,7 +289,7 @@ def _parse_claim(number, table, own, label, problems, models) -> Claim | None:
         metric = None
     kind = growth = None
     if bound_text is None:
-        bad("bound", "missing (for example bound = \"O(log n)\")")
+        bad("bound", 'missing (for example bound = "O(log n)")')
     else:
         try:
             kind, growth = fitting.parse_bound(bound_text)
@@ -323,30 +340,42 @@ def _check_strategy(model, strategy, outputs, metric, bad) -> str | None:
     if strategy is None:
         strategy = "tree" if getattr(model, "is_linear", False) else "chain"
     if strategy not in STRATEGIES:
-        bad("strategy", f"unknown strategy {strategy!r} (one of {', '.join(STRATEGIES)})")
+        bad(
+            "strategy",
+            f"unknown strategy {strategy!r} (one of {', '.join(STRATEGIES)})",
+        )
         return None
     problem = pair_problem(model, strategy, outputs)
     if problem:
         bad("strategy", f"{strategy} with model {model.name}: {problem}")
     if metric == "size_per_combine" and strategy == "chain":
-        bad("metric", "size_per_combine needs a combine strategy; chain has no combines")
+        bad(
+            "metric", "size_per_combine needs a combine strategy; chain has no combines"
+        )
     return strategy
 
 
 def _parse_n(value, bad) -> list[int]:
     if isinstance(value, list):
-        wrong = [v for v in value if isinstance(v, bool) or not isinstance(v, int) or v < 1]
+        wrong = [
+            v for v in value if isinstance(v, bool) or not isinstance(v, int) or v < 1
+        ]
         if wrong or not value:
-            bad("n", f"expected a non-empty list of integers >= 1, found {wrong or value!r}")
+            bad(
+                "n",
+                f"expected a non-empty list of integers >= 1, found {wrong or value!r}",
+            )
             return []
         return sorted(set(value))
     if isinstance(value, (str, int)) and not isinstance(value, bool):
         try:
             return parse_n_values(value)
         except CircuitlabError as error:
-            bad("n", str(error).replace("--n", "n"))
+            bad("n", str(error).replace("--n ", ""))
             return []
-    bad("n", f"expected a list of integers or a string such as \"1..1024\", got {value!r}")
+    bad(
+        "n", f'expected a list of integers or a string such as "1..1024", got {value!r}'
+    )
     return []
 
 
@@ -394,9 +423,16 @@ def expected_value(expect: str, n: int, state_dim: int | None) -> Fraction:
     substitution = {local["n"]: sympy.Integer(n)}
     if state_dim is not None:
         substitution[local["D"]] = sympy.Integer(state_dim)
-    value = sympy.nsimplify(expr.xreplace(substitution).doit())
+    value = expr.xreplace(substitution).doit()
+    if local["D"] in value.free_symbols:
+        raise FormatError(
+            f"expect = {expect!r} uses D, but the model has no state size; "
+            "write the value without D"
+        )
     if not value.is_Rational:
-        raise FormatError(f"expect = {expect!r} is {value} at n = {n}, not an exact rational")
+        raise FormatError(
+            f"expect = {expect!r} is {value} at n = {n}, not an exact rational"
+        )
     return Fraction(int(value.p), int(value.q))
 
 
@@ -410,20 +446,26 @@ def claim_tasks(claims: Sequence[Claim]) -> tuple[list[SweepTask], dict[tuple, i
     metrics: dict[tuple, list[str]] = {}
     for claim in claims:
         for n in claim.n_values:
-            wanted = metrics.setdefault(claim.task_key(n), [])
-            if claim.metric not in wanted:
-                wanted.append(claim.metric)
+            requested = metrics.setdefault(claim.task_key(n), [])
+            if claim.metric not in requested:
+                requested.append(claim.metric)
     tasks = []
     index = {}
-    for key, wanted in metrics.items():
+    for key, requested in metrics.items():
         model, strategy, n, outputs, fold, pd_combine, seed, samples = key
         index[key] = len(tasks)
-        tasks.append(
-            SweepTask(
-                model, strategy, n, tuple(wanted), outputs, fold, pd_combine,
-                None, seed, samples,
-            )
+        task = SweepTask(
+            model,
+            strategy,
+            n,
+            metrics=tuple(requested),
+            outputs=outputs,
+            fold=fold,
+            pd_combine=pd_combine,
+            seed=seed,
+            samples=samples,
         )
+        tasks.append(task)
     return tasks, index
 
 
@@ -433,28 +475,40 @@ FormulaProvider = Callable[[Claim], "tuple[sympy.Expr | None, str]"]
 def family_formula(claim: Claim) -> tuple[sympy.Expr | None, str]:
     """Return the exact formula of the claim's metric, or None and the reason.
 
-    Uses ``circuitlab.analysis.formulas.family_formulas`` when that module exists.
+    Uses ``circuitlab.analysis.formulas.family_formulas`` when that module exists,
+    and keeps its result per process for claims on the same circuits.
     """
     try:
         from circuitlab.analysis.formulas import family_formulas
-    except ImportError as error:
-        if getattr(error, "name", None) != "circuitlab.analysis.formulas":
-            logger.warning("formula module failed to import: %s", error)
+    except ModuleNotFoundError as error:
+        if error.name != "circuitlab.analysis.formulas":
+            raise
         return None, "no formula module"
-    try:
-        formulas = family_formulas(
-            claim.model.resolve(),
-            claim.strategy,
-            outputs=claim.outputs,
-            fold=claim.fold,
-            pd_combine=claim.pd_combine,
-        )
-    except CircuitlabError as error:
-        return None, f"no formula: {error}"
+    except ImportError as error:
+        logger.warning("formula module failed to import: %s", error)
+        return None, f"formula module failed to import: {error}"
+    key = (claim.model, claim.strategy, claim.outputs, claim.fold, claim.pd_combine)
+    if key not in _FORMULA_CACHE:
+        try:
+            _FORMULA_CACHE[key] = family_formulas(
+                claim.model.resolve(),
+                claim.strategy,
+                outputs=claim.outputs,
+                fold=claim.fold,
+                pd_combine=claim.pd_combine,
+            )
+        except CircuitlabError as error:
+            _FORMULA_CACHE[key] = f"no formula: {error}"
+    formulas = _FORMULA_CACHE[key]
+    if isinstance(formulas, str):
+        return None, formulas
     expr = formulas.get(claim.metric) if isinstance(formulas, dict) else None
     if expr is None:
         return None, f"no formula for {claim.metric}"
     return expr, ""
+
+
+_FORMULA_CACHE: dict[tuple, object] = {}
 
 
 def check_claims(
@@ -479,20 +533,37 @@ def check_claims(
     """
     tasks, index = claim_tasks(claims)
     rows = run_sweep(tasks, jobs=jobs, progress=progress)
-    work = []
-    for claim in claims:
-        points = [(n, rows[index[claim.task_key(n)]][claim.metric]) for n in claim.n_values]
+    # One work item per compiled family, so that each worker process derives the
+    # family's formulas once for all of its claims.
+    groups: dict[tuple, list] = {}
+    for position, claim in enumerate(claims):
+        points = [
+            (n, rows[index[claim.task_key(n)]][claim.metric]) for n in claim.n_values
+        ]
         state_dim = rows[index[claim.task_key(claim.n_values[0])]].get("state_dim")
-        work.append((claim, points, state_dim, formulas))
-    return parallel_map(
-        _judge_item, work, jobs=jobs, progress=progress, phase="judge",
-        describe=lambda item: f"claim {item[0].index}",
+        key = (claim.model, claim.strategy, claim.outputs, claim.fold, claim.pd_combine)
+        item = (position, claim, points, state_dim, formulas)
+        groups.setdefault(key, []).append(item)
+    judged = parallel_map(
+        _judge_batch,
+        list(groups.values()),
+        jobs=jobs,
+        progress=progress,
+        phase="judge",
+        describe=lambda batch: f"claims {', '.join(str(i[1].index) for i in batch)}",
     )
+    results: list[ClaimResult | None] = [None] * len(claims)
+    for batch in judged:
+        for position, result in batch:
+            results[position] = result
+    return results
 
 
-def _judge_item(item) -> ClaimResult:
-    claim, points, state_dim, formulas = item
-    return judge_claim(claim, points, state_dim=state_dim, formulas=formulas)
+def _judge_batch(batch) -> list[tuple[int, ClaimResult]]:
+    return [
+        (position, judge_claim(claim, points, state_dim=state_dim, formulas=formulas))
+        for position, claim, points, state_dim, formulas in batch
+    ]
 
 
 # ---------------------------------------------------------------------------
@@ -509,9 +580,10 @@ def judge_claim(
 ) -> ClaimResult:
     """Judge one claim from its measured ``(n, value)`` points.
 
-    Order: an ``expect`` mismatch fails; a formula that disagrees with a point
-    fails; with too few points the claim is inconclusive; otherwise the formula
-    path decides if the metric has an exact formula, else the fitting path.
+    The checks run in this order. A point that differs from ``expect`` fails the
+    claim, and so does a point that differs from the exact formula. Too few points
+    make it inconclusive. Otherwise the formula path decides when the metric has an
+    exact formula, and the fitting path decides when it has none.
     """
     defined = [(int(n), v) for n, v in points if v is not None]
     undefined = [int(n) for n, v in points if v is None]
@@ -519,7 +591,13 @@ def judge_claim(
     if undefined:
         evidence["undefined_at"] = undefined
     if not defined:
-        return ClaimResult(claim, "INCONCLUSIVE", f"{claim.metric} is undefined at every n", None, evidence)
+        return ClaimResult(
+            claim,
+            "INCONCLUSIVE",
+            f"{claim.metric} is undefined at every n",
+            None,
+            evidence,
+        )
 
     if claim.expect is not None:
         wrong = _expect_mismatches(claim, defined, state_dim)
@@ -527,10 +605,12 @@ def judge_claim(
         if wrong:
             n, got, want = wrong[0]
             return ClaimResult(
-                claim, "FAIL",
+                claim,
+                "FAIL",
                 f"{claim.metric} is {got} at n = {n} but expect = {claim.expect!r} gives {want} "
                 f"({len(wrong)} of {len(defined)} points differ)",
-                None, evidence,
+                None,
+                evidence,
             )
 
     ns = [n for n, _ in defined]
@@ -543,7 +623,9 @@ def judge_claim(
     elif note:
         evidence["formula"] = note
     if shortage:
-        return ClaimResult(claim, "INCONCLUSIVE", f"too few points: {shortage}", None, evidence)
+        return ClaimResult(
+            claim, "INCONCLUSIVE", f"too few points: {shortage}", None, evidence
+        )
     return _judge_fit(claim, defined, evidence)
 
 
@@ -561,14 +643,13 @@ def _expect_mismatches(claim: Claim, defined, state_dim) -> list:
 
 
 def _judge_formula(claim, expr, defined, shortage, evidence) -> ClaimResult | None:
-    from circuitlab.compile.schedules import evaluate_formula
-
+    """Judge by the exact formula; None hands the claim to the fitting path."""
     record: dict = {"formula": str(expr)}
     evidence["formula"] = record
     wrong = []
     for n, value in defined:
         try:
-            predicted = evaluate_formula(expr, n)
+            predicted = fitting.evaluate_at(expr, n)
         except CircuitlabError as error:
             record["evaluation_error"] = str(error)
             logger.info("claim %d: formula %s not usable: %s", claim.index, expr, error)
@@ -576,21 +657,21 @@ def _judge_formula(claim, expr, defined, shortage, evidence) -> ClaimResult | No
         if predicted != value:
             wrong.append([n, predicted, value])
     record["mismatches"] = wrong
+
     if wrong:
         n, predicted, value = wrong[0]
-        return ClaimResult(
-            claim, "FAIL",
-            f"formula {expr} gives {predicted} at n = {n} but the circuit has {claim.metric} "
-            f"{value} ({len(wrong)} of {len(defined)} points differ)",
-            "formula", evidence,
+        reason = (
+            f"the exact formula gives {predicted} at n = {n} but the circuit has "
+            f"{claim.metric} {value} ({len(wrong)} of {len(defined)} points differ)"
         )
+        return ClaimResult(claim, "FAIL", reason, "formula", evidence)
     if shortage:
-        return ClaimResult(
-            claim, "INCONCLUSIVE",
-            f"formula {expr} matches all {len(defined)} points, but too few points to trust "
-            f"it: {shortage}",
-            "formula", evidence,
+        reason = (
+            f"the exact formula matches all {len(defined)} points, but there are too "
+            f"few points to trust it: {shortage}"
         )
+        return ClaimResult(claim, "INCONCLUSIVE", reason, "formula", evidence)
+
     try:
         growth = fitting.formula_growth(expr)
     except GrowthError as error:
@@ -598,31 +679,41 @@ def _judge_formula(claim, expr, defined, shortage, evidence) -> ClaimResult | No
         logger.info("claim %d: formula growth undecided: %s", claim.index, error)
         return None
     record.update(growth.as_dict())
-    limits = []
-    for sequence in growth.sequences:
-        limit = fitting.sequence_limit(sequence, claim.growth)
-        side = fitting.limit_verdict(limit)
-        if side != fitting.relative_order(sequence.growth, claim.growth):
-            record["limit_error"] = (
-                f"lim f/g = {limit} on n = {sequence.label} disagrees with the leading term "
-                f"{sequence.growth.label}"
-            )
-            return ClaimResult(
-                claim, "INCONCLUSIVE", f"formula analysis inconsistent: {record['limit_error']}",
-                "formula", evidence,
-            )
-        limits.append(f"{limit} on n = {sequence.label}")
-    record["limits"] = limits
-    holds = fitting.bound_holds(claim.kind, claim.growth, growth.lower, growth.upper)
-    rate = (
-        growth.lower.label if growth.lower == growth.upper
-        else f"between {growth.lower.label} and {growth.upper.label} (it oscillates)"
+    limits = _sequence_limits(growth, claim.growth)
+    record["limits"] = {label: str(limit) for label, limit in limits.items()}
+
+    satisfied = fitting.bound_satisfied(
+        claim.kind, claim.growth, growth.lower, growth.upper
     )
-    detail = f"lim f/({claim.growth.label}) = {'; '.join(limits)}" if limits else growth.method
-    reason = f"exact formula {expr} matches {len(defined)} points; grows like {rate} ({detail})"
-    if not holds:
+    reason = (
+        f"exact formula matches {len(defined)} points; grows like "
+        f"{_rate_text(growth)} ({_limit_text(growth, limits, claim.growth)})"
+    )
+    if not satisfied:
         reason += f"; so not {claim.bound}"
-    return ClaimResult(claim, "PASS" if holds else "FAIL", reason, "formula", evidence)
+    verdict = "PASS" if satisfied else "FAIL"
+    return ClaimResult(claim, verdict, reason, "formula", evidence)
+
+
+def _rate_text(growth: fitting.FormulaGrowth) -> str:
+    if growth.lower == growth.upper:
+        return growth.lower.label
+    return f"between {growth.lower.label} and {growth.upper.label} (it oscillates)"
+
+
+def _limit_text(growth: fitting.FormulaGrowth, limits: dict, claimed: Growth) -> str:
+    if not limits:
+        return growth.method
+    if len(set(limits.values())) == 1:
+        value = next(iter(limits.values()))
+        return f"lim f/({claimed.label}) = {value} on n = {', '.join(limits)}"
+    parts = [f"{value} on n = {label}" for label, value in limits.items()]
+    return f"lim f/({claimed.label}) = {'; '.join(parts)}"
+
+
+def _sequence_limits(growth: fitting.FormulaGrowth, claimed: Growth) -> dict:
+    """Return ``lim f/g`` for the claimed class g on each identified sequence."""
+    return {s.label: fitting.sequence_limit(s, claimed) for s in growth.sequences}
 
 
 def _judge_fit(claim, defined, evidence) -> ClaimResult:
@@ -632,14 +723,34 @@ def _judge_fit(claim, defined, evidence) -> ClaimResult:
     evidence["fit"] = estimate.as_dict()
     if estimate.lower is None:
         return ClaimResult(claim, "INCONCLUSIVE", estimate.reason, "fit", evidence)
-    holds = fitting.bound_holds(claim.kind, claim.growth, estimate.lower, estimate.upper)
+
     if estimate.lower == estimate.upper:
+        satisfied = fitting.bound_satisfied(
+            claim.kind, claim.growth, estimate.lower, estimate.upper
+        )
         reason = f"grows like {estimate.lower.label}: {estimate.reason}"
-    else:
-        reason = f"oscillates: {estimate.reason}"
-    if not holds:
-        reason += f"; so not {claim.bound}"
-    return ClaimResult(claim, "PASS" if holds else "FAIL", reason, "fit", evidence)
+        if not satisfied:
+            reason += f"; so not {claim.bound}"
+        verdict = "PASS" if satisfied else "FAIL"
+        return ClaimResult(claim, verdict, reason, "fit", evidence)
+
+    # Chains of doublings disagree: the metric oscillates, or noise misled one
+    # chain. Only a verdict that every chain's rate gives is trusted.
+    verdicts = {
+        fitting.bound_satisfied(claim.kind, claim.growth, test.growth, test.growth)
+        for test in estimate.ratios
+    }
+    if len(verdicts) == 1:
+        satisfied = verdicts.pop()
+        negation = "" if satisfied else "not "
+        reason = f"{estimate.reason}; every rate is {negation}{claim.bound}"
+        verdict = "PASS" if satisfied else "FAIL"
+        return ClaimResult(claim, verdict, reason, "fit", evidence)
+    reason = (
+        f"{estimate.reason}; the claim holds for some of these rates and not for "
+        "others, so the metric oscillates or is too noisy to decide"
+    )
+    return ClaimResult(claim, "INCONCLUSIVE", reason, "fit", evidence)
 
 
 def summarize(results: Sequence[ClaimResult]) -> dict[str, int]:

@@ -8,19 +8,22 @@ claim may name are :data:`CLASSES`.
 Two methods decide the growth rate, and docs/claims.md states their thresholds:
 
 Numeric (:func:`estimate_growth`)
-    A ratio test over the longest chain of doublings ``n, 2n, 4n, ...`` among the
-    measured points, confirmed by least-squares fits ``m(n) ~ s*g(n) + c`` for every
-    class ``g``.
+    A ratio test over the chains of doublings ``n, 2n, 4n, ...`` among the
+    measured points, with a polynomial regression in ``log n`` as the fallback for
+    irregular values. Least-squares fits ``m(n) ~ s*g(n) + c`` for every class
+    ``g`` are reported, and they guard the decisions that offsets or noise can
+    fool.
 Exact (:func:`formula_growth`)
     An exact formula is evaluated at ``n = 2^k``, ``2^k + 1`` and ``3*2^(k-1)`` for
-    large k. On each of these sequences the formulas of circuitlab (built from
-    ``n``, ``floor``, ``ceil_log2``, ``floor_log2``, ``bit_count``, ``Max``, finite
-    sums) are exponential polynomials ``sum c_ij 2^(ik) k^j`` in k once k is large,
-    so the coefficients are solved exactly from 12 samples and confirmed at 4
-    more. The leading term gives the growth rate on that sequence, and
-    :func:`sequence_limit` computes ``lim f(n_k)/g(n_k)`` with :func:`sympy.limit`.
-    A formula that is not of that form falls back to a limit of the formula with
-    ``floor``, ``ceiling`` and the integer logarithms relaxed to real functions.
+    large k. The formulas of circuitlab are built from ``n``, ``floor``,
+    ``ceil_log2``, ``floor_log2``, ``bit_count``, ``Max``, bounded maxima and
+    finite sums. On each of these sequences they are exponential polynomials
+    ``sum c_aj 2^(a k) k^j`` in k once k is large, so the coefficients are solved
+    exactly from samples and confirmed at 3 more (:data:`BASES`). The leading term
+    gives the growth rate on that sequence, and :func:`sequence_limit` computes
+    ``lim f(n_k)/g(n_k)`` from it. A formula that is not of that form falls back
+    to a sympy limit of the formula with ``floor``, ``ceiling`` and the integer
+    logarithms relaxed to real functions.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ __all__ = [
     "CLASS_BY_KEY",
     "BOUND_KINDS",
     "parse_bound",
-    "bound_holds",
+    "bound_satisfied",
     "ClassFit",
     "RatioTest",
     "GrowthEstimate",
@@ -58,6 +61,8 @@ __all__ = [
     "FormulaGrowth",
     "formula_growth",
     "sequence_limit",
+    "evaluate_at",
+    "GrowthError",
     "MIN_DOUBLINGS",
     "MIN_MAX_N",
     "WINDOW",
@@ -65,6 +70,7 @@ __all__ = [
     "SHRINK_STEPS",
     "SMALL_DIVISOR",
     "LSQ_MARGIN",
+    "REGRESSION_LEVEL",
 ]
 
 logger = logging.getLogger(__name__)
@@ -87,6 +93,9 @@ SMALL_DIVISOR = 4
 #: class fits the points by least squares with a relative residual this many
 #: times smaller.
 LSQ_MARGIN = 2.0
+#: Significance level of the F-tests of :func:`_regression_degree`, the fallback
+#: for metrics whose differences are irregular (such as integer bit counts).
+REGRESSION_LEVEL = 0.01
 #: The largest power of log n the difference test can recognise.
 MAX_LOG_POWER = 2
 
@@ -155,7 +164,9 @@ def parse_bound(text: object) -> tuple[str, Growth]:
         With a message that lists the accepted kinds and classes.
     """
     classes = ", ".join(growth.label for growth in CLASSES)
-    expected = f"expected KIND(CLASS) with KIND Theta, O or Omega and CLASS one of {classes}"
+    expected = (
+        f"expected KIND(CLASS) with KIND Theta, O or Omega and CLASS one of {classes}"
+    )
     if not isinstance(text, str):
         raise ValueError(f"{expected}, got {text!r}")
     compact = "".join(text.split())
@@ -171,7 +182,7 @@ def parse_bound(text: object) -> tuple[str, Growth]:
     return kind, growth
 
 
-def bound_holds(kind: str, claimed: Growth, lower: Growth, upper: Growth) -> bool:
+def bound_satisfied(kind: str, claimed: Growth, lower: Growth, upper: Growth) -> bool:
     """Return whether a metric growing between ``lower`` and ``upper`` meets the bound.
 
     ``lower`` and ``upper`` are the smallest and largest growth rates seen (equal
@@ -263,12 +274,16 @@ def doubling_chain(ns) -> list[int]:
 
 
 def _vanishes(
-    differences: list[float], previous: list[float], order: int, scale: float, top_n: int
+    differences: list[float],
+    previous: list[float],
+    order: int,
+    scale: float,
+    top_n: int,
 ) -> str | None:
     """Return the rule by which order-``order`` differences over doublings vanish.
 
     ``"shrink"``: each of the last (up to) :data:`SHRINK_STEPS` steps multiplies
-    their size by at most ``1 - 1/log2(top_n)``, or they are 0. This holds for
+    their size by at most ``1 - 1/log2(top_n)``, or they are 0. This is true for
     geometric decay and for terms such as ``c/log n`` that settle slowly, but
     not for the constant differences of one more power of log n.
 
@@ -278,7 +293,7 @@ def _vanishes(
     them about ``1 / log2(top_n)`` of it, four times more, while sampling noise
     such as that of random-input precision stays below.
 
-    Returns ``""`` when neither holds and None with fewer than two values.
+    Returns ``""`` when neither rule applies and None with fewer than two values.
     """
     if len(differences) < 2:
         return None
@@ -340,11 +355,12 @@ class RatioTest:
 
 def ratio_test(ns, values, chain: Sequence[int] | None = None) -> RatioTest:
     """Run the ratio test on a doubling chain of the points (default: the longest)."""
-    by_n = {int(n): float(v) for n, v in zip(ns, values)}
+    by_n = {int(n): float(v) for n, v in zip(ns, values, strict=True)}
     chain = doubling_chain(by_n) if chain is None else list(chain)
     window = chain[-WINDOW:]
     test = RatioTest(chain=chain, window=window, values=[by_n[n] for n in window])
     m = test.values
+
     if len(window) < 3:
         test.reason = "fewer than 3 points in a chain of doublings"
         return test
@@ -355,18 +371,24 @@ def ratio_test(ns, values, chain: Sequence[int] | None = None) -> RatioTest:
         test.reason = f"m(n) = {m[-1]:g} at n = {window[0]}..{window[-1]}"
         return test
     if any(v <= 0 for v in m):
-        test.reason = "the metric is not positive on the window, so ratios are undefined"
+        test.reason = (
+            "the metric is not positive on the window, so ratios are undefined"
+        )
         return test
+
     test.ratios = [m[i + 1] / m[i] for i in range(len(m) - 1)]
     powers = [_power_of(r) for r in test.ratios[-2:]]
     if powers[0] != powers[1]:
+        thresholds = ", ".join(f"{t:g}" for t in RATIO_THRESHOLDS)
         test.reason = (
-            f"the last two ratios m(2n)/m(n) = {test.ratios[-2]:.3f}, {test.ratios[-1]:.3f} "
-            "fall in different bands (thresholds 1.5, 3, 6); use larger n"
+            f"the last two ratios m(2n)/m(n) = {test.ratios[-2]:.3f}, "
+            f"{test.ratios[-1]:.3f} fall in different bands (thresholds {thresholds}); "
+            "use larger n"
         )
         return test
     power = test.power = powers[1]
-    q = [v / n**power for n, v in zip(window, m)]
+
+    q = [v / n**power for n, v in zip(window, m, strict=True)]
     scale = max(abs(x) for x in q)
     sequence = q
     for order in range(1, MAX_LOG_POWER + 2):
@@ -386,12 +408,61 @@ def ratio_test(ns, values, chain: Sequence[int] | None = None) -> RatioTest:
             test.rule = rule
             test.reason = _ratio_reason(test)
             return test
+    # The regression reads the whole chain: more points give the F-tests power.
+    chain_q = [by_n[n] / n**power for n in chain]
+    degree = _regression_degree([math.log2(n) for n in chain], chain_q)
+    if degree is not None:
+        test.log_power = degree
+        test.growth = Growth(power, degree)
+        test.rule = "regression"
+        normaliser = {0: "m(n)", 1: "m(n)/n"}.get(power, f"m(n)/n^{power}")
+        test.reason = (
+            f"m(2n)/m(n) = {', '.join(f'{r:.3g}' for r in test.ratios[-2:])} and a "
+            f"polynomial of degree {degree} in log n fits {normaliser} (F-test at "
+            f"{REGRESSION_LEVEL:g}); its differences over doublings are irregular"
+        )
+        return test
     test.reason = (
-        f"no difference order up to {MAX_LOG_POWER + 1} of m(n)/n^{power} vanishes; "
-        "the metric is irregular or grows like a power of log n above "
-        f"{MAX_LOG_POWER}"
+        f"no difference order up to {MAX_LOG_POWER + 1} of m(n)/n^{power} vanishes "
+        f"and no polynomial of degree <= {MAX_LOG_POWER} in log n fits it; the metric "
+        f"is irregular or grows like a power of log n above {MAX_LOG_POWER}"
     )
     return test
+
+
+def _regression_degree(ks: list[float], q: list[float]) -> int | None:
+    """Return the polynomial degree in k that ``q`` needs, by nested F-tests.
+
+    Degree d + 1 is needed when it lowers the residual sum of squares
+    significantly at level :data:`REGRESSION_LEVEL`. Returns the first degree
+    (at most :data:`MAX_LOG_POWER`) that the next one does not improve, or None.
+    """
+    from scipy.stats import f as f_distribution
+
+    ks_array = np.asarray(ks, dtype=float)
+    values = np.asarray(q, dtype=float)
+    points = len(values)
+    scale = max(1.0, float(np.max(np.abs(values))))
+
+    def residual(degree: int) -> float:
+        design = np.vander(ks_array, degree + 1)
+        coefficients, *_ = np.linalg.lstsq(design, values, rcond=None)
+        return float(np.sum((values - design @ coefficients) ** 2))
+
+    for degree in range(MAX_LOG_POWER + 1):
+        larger = degree + 1
+        free = points - (larger + 1)
+        if free < 1:
+            return None
+        before, after = residual(degree), residual(larger)
+        if before <= 1e-18 * scale**2 * points:
+            return degree  # Already exact: nothing left to explain.
+        if after <= 1e-18 * scale**2 * points:
+            continue  # The larger degree is exact, so it is needed.
+        statistic = (before - after) / (after / free)
+        if statistic < f_distribution.ppf(1 - REGRESSION_LEVEL, 1, free):
+            return degree
+    return None
 
 
 def _ratio_reason(test: RatioTest) -> str:
@@ -419,6 +490,7 @@ class GrowthEstimate:
     doublings: int
     max_n: int
     ratios: list[RatioTest] = field(default_factory=list)
+    ignored_chains: list[RatioTest] = field(default_factory=list)
     fits: list[ClassFit] = field(default_factory=list)
 
     @property
@@ -435,6 +507,7 @@ class GrowthEstimate:
             "doublings": self.doublings,
             "max_n": self.max_n,
             "ratio_tests": [test.as_dict() for test in self.ratios],
+            "undecided_chains": [test.as_dict() for test in self.ignored_chains],
             "fits": [fit.as_dict() for fit in self.fits],
         }
 
@@ -442,8 +515,9 @@ class GrowthEstimate:
 def _chain_shortage(chain: Sequence[int]) -> str | None:
     doublings = max(len(chain) - 1, 0)
     if doublings < MIN_DOUBLINGS:
+        noun = "doubling" if doublings == 1 else "doublings"
         return (
-            f"only {doublings} doublings n -> 2n among the n values (at least "
+            f"only {doublings} {noun} n -> 2n among the n values (at least "
             f"{MIN_DOUBLINGS} are needed); use a range such as 1..1024"
         )
     if chain[-1] < MIN_MAX_N:
@@ -468,7 +542,9 @@ def estimate_growth(ns, values) -> GrowthEstimate:
 
     :func:`ratio_test` runs on every doubling chain that is long enough
     (:func:`enough_points`), for example on 1, 2, 4, ... and on 3, 6, 12, ... for
-    a range ``1..B``. The rates found give ``lower`` and ``upper``. When the chains
+    a range ``1..B``. The longest chain must give a rate. Another chain that gives
+    none is listed in ``ignored_chains``. The rates found give ``lower`` and
+    ``upper``. When the chains
     agree but one of them found its log power from small order-1 differences
     (which a large constant offset also produces, as in ``log n + 40``), the
     least-squares fit of that rate must not be worse than :data:`LSQ_MARGIN` times
@@ -495,35 +571,59 @@ def estimate_growth(ns, values) -> GrowthEstimate:
     usable = [chain for chain in chains if _chain_shortage(chain) is None]
     for chain in usable:
         test = ratio_test(ns, values, chain)
-        estimate.ratios.append(test)
-        if test.growth is None:
-            estimate.reason = f"ratio test undecided on n = {chain[0]}, {2 * chain[0]}, ...: {test.reason}"
+        if test.growth is None and not estimate.ratios:
+            estimate.ratios.append(test)
+            estimate.reason = (
+                f"ratio test undecided on n = {chain[0]}*2^j: {test.reason}"
+            )
             return estimate
+        if test.growth is None:
+            estimate.ignored_chains.append(test)
+        else:
+            estimate.ratios.append(test)
     rates = [test.growth for test in estimate.ratios]
     estimate.lower, estimate.upper = min(rates), max(rates)
     first = estimate.ratios[0]
     if estimate.lower != estimate.upper:
-        parts = [f"{test.growth.label} on n = {test.chain[0]}*2^j" for test in estimate.ratios]
-        estimate.reason = f"the rate differs between chains of doublings: {', '.join(parts)}"
+        parts = [
+            f"{test.growth.label} on n = {test.chain[0]}*2^j"
+            for test in estimate.ratios
+        ]
+        estimate.reason = (
+            f"the rate differs between chains of doublings: {', '.join(parts)}"
+        )
         return estimate
     if first.growth == ZERO:
         estimate.reason = first.reason
         return estimate
-    offset_prone = any(t.rule == "small" and t.log_power == 0 for t in estimate.ratios)
-    conflict = offset_prone and _least_squares_conflict(first.growth, ns, values, estimate.fits)
+    offset_prone = any(
+        (t.rule == "small" and t.log_power == 0) or t.rule == "regression"
+        for t in estimate.ratios
+    )
+    conflict = offset_prone and _least_squares_conflict(
+        first.growth, ns, values, estimate.fits
+    )
     if conflict:
         estimate.lower = estimate.upper = None
-        estimate.reason = f"ratio test gives {first.growth.label} ({first.reason}), but {conflict}"
+        estimate.reason = (
+            f"ratio test gives {first.growth.label} ({first.reason}), but {conflict}"
+        )
         return estimate
     estimate.reason = first.reason
     return estimate
 
 
-def _least_squares_conflict(growth: Growth, ns, values, fits: list[ClassFit]) -> str | None:
+def _least_squares_conflict(
+    growth: Growth, ns, values, fits: list[ClassFit]
+) -> str | None:
     own = _fit_one(growth, np.asarray(ns, float), np.asarray(values, float))
     below = [fit for fit in fits if fit.growth < growth]
     above = [fit for fit in fits if fit.growth > growth]
-    neighbours = ([below[-1]] if below else []) + ([above[0]] if above else [])
+    neighbours = []
+    if below:
+        neighbours.append(below[-1])
+    if above:
+        neighbours.append(above[0])
     for other in neighbours:
         if own.relative_rms > LSQ_MARGIN * other.relative_rms + 1e-12:
             return (
@@ -543,12 +643,22 @@ SEQUENCES = (
     ("2^k + 1", Fraction(1), 1),
     ("3*2^(k-1)", Fraction(3, 2), 0),
 )
-#: Exponential bases (2^a for n^a) and powers of k of the identification basis.
-_BASES = (1, 2, 4)
-_K_POWERS = (0, 1, 2, 3)
-#: Samples k = FIRST_K .. FIRST_K + 11 solve the coefficients; CHECK_KS confirm them.
-FIRST_K = 16
-CHECK_KS = (28, 29, 36, 56)
+#: Identification bases, tried in order: pairs (a, j) of the terms ``2^(a k) k^j``.
+#: Small bases first, because every sample of a large formula is slow to evaluate:
+#: polylogarithmic depths need 3 terms, the usual sizes 6.
+BASES = (
+    tuple((0, j) for j in (0, 1, 2)),
+    tuple((a, j) for a in (0, 1) for j in (0, 1, 2)),
+    tuple((a, j) for a in (0, 1, 2) for j in (0, 1, 2, 3)),
+)
+#: The first sample is k = FIRST_K (n >= 256), past the small-n special cases of
+#: the formulas; a basis of m terms uses k = FIRST_K .. FIRST_K + m - 1.
+FIRST_K = 8
+#: Further samples, after the last one used for solving, that must match exactly:
+#: the next two k and one k further away.
+# NOTE: a formula whose regime changes after the last check (k = 18 for the first
+# basis) is misread; farther checks would cost much more on large depth formulas.
+CHECK_OFFSETS = (0, 1, 6)
 
 _K = sympy.Symbol("k", positive=True, integer=True)
 
@@ -614,7 +724,7 @@ class FormulaGrowth:
 def _solve_exact(matrix: list[list[Fraction]], rhs: list[Fraction]) -> list[Fraction]:
     """Solve a square system exactly by Gauss-Jordan elimination."""
     size = len(rhs)
-    rows = [list(row) + [value] for row, value in zip(matrix, rhs)]
+    rows = [list(row) + [value] for row, value in zip(matrix, rhs, strict=True)]
     for column in range(size):
         pivot = next((r for r in range(column, size) if rows[r][column] != 0), None)
         if pivot is None:
@@ -625,7 +735,9 @@ def _solve_exact(matrix: list[list[Fraction]], rhs: list[Fraction]) -> list[Frac
         for r in range(size):
             if r != column and rows[r][column] != 0:
                 factor = rows[r][column]
-                rows[r] = [x - factor * y for x, y in zip(rows[r], rows[column])]
+                rows[r] = [
+                    x - factor * y for x, y in zip(rows[r], rows[column], strict=True)
+                ]
     return [row[-1] for row in rows]
 
 
@@ -634,29 +746,30 @@ def _sequence_n(scale: Fraction, offset: int, k: int) -> int:
     return int(value)
 
 
-def _identify(expr: sympy.Expr, label: str, scale: Fraction, offset: int) -> SequenceGrowth:
-    from circuitlab.compile.schedules import evaluate_formula
-
-    basis = [(a, j) for a in range(len(_BASES)) for j in _K_POWERS]
-
-    def row(k: int) -> list[Fraction]:
-        return [Fraction(_BASES[a] ** k * k**j) for a, j in basis]
+def _identify(
+    expr: sympy.Expr, label: str, scale: Fraction, offset: int
+) -> SequenceGrowth:
+    values: dict[int, Fraction] = {}
 
     def value(k: int) -> Fraction:
-        try:
-            return Fraction(evaluate_formula(expr, _sequence_n(scale, offset, k)))
-        except CircuitlabError as error:
-            raise GrowthError(f"cannot evaluate {expr} at n = {label}, k = {k}: {error}") from None
+        if k not in values:
+            try:
+                values[k] = Fraction(evaluate_at(expr, _sequence_n(scale, offset, k)))
+            except CircuitlabError as error:
+                raise GrowthError(
+                    f"cannot evaluate {expr} at n = {label}, k = {k}: {error}"
+                ) from None
+        return values[k]
 
-    ks = list(range(FIRST_K, FIRST_K + len(basis)))
-    solution = _solve_exact([row(k) for k in ks], [value(k) for k in ks])
-    for k in CHECK_KS:
-        predicted = sum((c * x for c, x in zip(solution, row(k))), Fraction(0))
-        if predicted != value(k):
-            raise GrowthError(
-                f"{expr} is not an exponential polynomial in k of degree <= 3 on n = {label}"
-            )
-    coefficients = {key: c for key, c in zip(basis, solution) if c != 0}
+    for basis in BASES:
+        solution = _solve_on_basis(basis, value)
+        if solution is not None:
+            break
+    else:
+        raise GrowthError(
+            f"{expr} is not a sum of terms 2^(a k) k^j (a <= 2, j <= 3) on n = {label}"
+        )
+    coefficients = {key: c for key, c in zip(basis, solution, strict=True) if c != 0}
     if not coefficients:
         return SequenceGrowth(label, scale, offset, {}, ZERO, Fraction(0))
     top = max(coefficients)
@@ -664,6 +777,48 @@ def _identify(expr: sympy.Expr, label: str, scale: Fraction, offset: int) -> Seq
     if leading < 0:
         raise GrowthError(f"{expr} is eventually negative on n = {label}")
     return SequenceGrowth(label, scale, offset, coefficients, Growth(*top), leading)
+
+
+def _solve_on_basis(basis, value) -> list[Fraction] | None:
+    """Return the exact coefficients on ``basis``, or None if a check sample differs."""
+
+    def row(k: int) -> list[Fraction]:
+        return [Fraction(2 ** (a * k) * k**j) for a, j in basis]
+
+    ks = list(range(FIRST_K, FIRST_K + len(basis)))
+    solution = _solve_exact([row(k) for k in ks], [value(k) for k in ks])
+    for step in CHECK_OFFSETS:
+        k = ks[-1] + 1 + step
+        predicted = sum(
+            (c * x for c, x in zip(solution, row(k), strict=True)), Fraction(0)
+        )
+        if predicted != value(k):
+            return None
+    return solution
+
+
+def evaluate_at(expr: sympy.Expr, n: int) -> int:
+    """Evaluate an integer formula in ``n`` exactly.
+
+    Uses ``circuitlab.analysis.formulas.evaluate_exact`` (which also evaluates its
+    ``max_over``) when that module exists and the formula's symbol is its ``n``,
+    else :func:`circuitlab.compile.schedules.evaluate_formula`.
+
+    Raises
+    ------
+    CompileError
+        If the formula is undefined or not an integer at ``n``.
+    """
+    from circuitlab.compile.schedules import evaluate_formula
+
+    try:
+        from circuitlab.analysis.formulas import evaluate_exact
+    except ImportError:
+        return evaluate_formula(expr, n)
+    try:
+        return evaluate_exact(expr, n)
+    except KeyError:  # the formula's n is another Symbol than N_SYMBOL
+        return evaluate_formula(expr, n)
 
 
 def _relax(expr: sympy.Expr) -> sympy.Expr:
@@ -683,6 +838,12 @@ def _relax(expr: sympy.Expr) -> sympy.Expr:
     relaxed = relaxed.doit()
     if relaxed.has(sympy.Sum):
         raise GrowthError(f"{expr} has a sum with no closed form")
+    known = {"log", "Max", "Min"}
+    foreign = sorted({type(f).__name__ for f in relaxed.atoms(sympy.Function)} - known)
+    if foreign:
+        raise GrowthError(
+            f"{expr} has {', '.join(foreign)}, which have no real relaxation"
+        )
     return relaxed
 
 
@@ -690,7 +851,9 @@ def _n_symbol(expr: sympy.Expr) -> sympy.Symbol:
     symbols = [s for s in expr.free_symbols if s.name == "n"]
     others = [s.name for s in expr.free_symbols if s.name != "n"]
     if others:
-        raise GrowthError(f"{expr} has free symbols {', '.join(sorted(others))}; only n is allowed")
+        raise GrowthError(
+            f"{expr} has free symbols {', '.join(sorted(others))}; only n is allowed"
+        )
     return symbols[0] if symbols else sympy.Symbol("n", positive=True, integer=True)
 
 
@@ -737,27 +900,21 @@ def formula_growth(expr: sympy.Expr) -> FormulaGrowth:
 
 
 def sequence_limit(sequence: SequenceGrowth, growth: Growth) -> sympy.Expr:
-    """Return ``lim_{k->oo} f(n_k) / g(n_k)`` by :func:`sympy.limit`.
+    """Return ``lim_{k->oo} f(n_k) / g(n_k)`` exactly, from the leading term.
 
-    ``g(n) = n^a * log2(n)^b`` is evaluated at ``n_k`` itself, so the offset and
-    scale of the sequence are taken into account.
+    With ``f(n_k) = c 2^(a k) k^j + (smaller terms)``, ``n_k = s 2^k + d`` and
+    ``g(n) = n^A log2(n)^B``, the ratio tends to 0 when ``(a, j) < (A, B)``, to
+    oo when ``(a, j) > (A, B)``, and to ``c / s^A`` when they are equal, because
+    ``log2(n_k) / k`` and ``n_k / (s 2^k)`` tend to 1.
     """
     if growth == ZERO:
         raise GrowthError("no limit against the zero rate")
-    n_k = sequence.n_expression()
-    g = n_k**growth.power * sympy.log(n_k, 2) ** growth.log_power
-    return sympy.limit(sequence.expression() / g, _K, sympy.oo)
-
-
-def limit_verdict(limit: sympy.Expr) -> int:
-    """Return -1, 0 or 1 for a limit of f/g that is 0, finite nonzero or infinite."""
-    if limit == 0:
-        return -1
-    if limit.is_finite:
-        return 0
-    if limit in (sympy.oo,):
-        return 1
-    raise GrowthError(f"limit {limit} is neither 0, finite nor +oo")
+    if sequence.growth < growth:
+        return sympy.Integer(0)
+    if sequence.growth > growth:
+        return sympy.oo
+    value = sequence.leading / sequence.scale**growth.power
+    return sympy.Rational(value.numerator, value.denominator)
 
 
 def relative_order(growth: Growth, claimed: Growth) -> int:

@@ -99,9 +99,14 @@ def state_precision_bits(
     inputs : optional
         One input (a token list or an input dict) to use instead of drawing.
     """
-    draws = [inputs] if inputs is not None else [
-        generate_inputs(model, n, _rng(seed, n, sample)) for sample in range(samples)
-    ]
+    draws = (
+        [inputs]
+        if inputs is not None
+        else [
+            generate_inputs(model, n, _rng(seed, n, sample))
+            for sample in range(samples)
+        ]
+    )
     largest = 0
     for draw in draws:
         states = model.reference_states(draw)
@@ -127,11 +132,18 @@ def circuit_precision_bits(
     """
     from circuitlab.evaluate import evaluate
 
-    draws = [inputs] if inputs is not None else [
-        generate_inputs(model, n, _rng(seed, n, sample)) for sample in range(samples)
-    ]
+    draws = (
+        [inputs]
+        if inputs is not None
+        else [
+            generate_inputs(model, n, _rng(seed, n, sample))
+            for sample in range(samples)
+        ]
+    )
     largest = 0
     for draw in draws:
-        values = evaluate(circuit, circuit_inputs(model, draw), domain="Q", outputs=False)
+        values = evaluate(
+            circuit, circuit_inputs(model, draw), domain="Q", outputs=False
+        )
         largest = max(largest, max_bit_size(values))
     return largest

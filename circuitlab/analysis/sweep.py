@@ -82,7 +82,7 @@ _MODEL_ONLY = ("precision_bits",)
 #: Columns every row starts with.
 ROW_KEYS = ("model", "family", "strategy", "n", "state_dim", "outputs")
 
-#: Largest n a range A..B may reach, to catch typos such as 1..10000000000.
+#: Largest n a range A..B may reach, to catch typos such as 1..10000000000000.
 MAX_RANGE_END = 2**40
 
 
@@ -140,15 +140,23 @@ def _import_model(ref: ModelRef):
         ) from None
     target = getattr(module, attribute, None)
     if target is None:
-        raise SpecError(f"model {ref.name!r}: module {module_name} has no attribute {attribute!r}")
+        raise SpecError(
+            f"model {ref.name!r}: module {module_name} has no attribute {attribute!r}"
+        )
     params = dict(ref.params)
-    if isinstance(target, type) or (callable(target) and not hasattr(target, "reference_states")):
+    if isinstance(target, type) or (
+        callable(target) and not hasattr(target, "reference_states")
+    ):
         try:
             return target(**params)
         except TypeError as error:
-            raise SpecError(f"model {ref.name!r}: calling it with {params} failed: {error}") from None
+            raise SpecError(
+                f"model {ref.name!r}: calling it with {params} failed: {error}"
+            ) from None
     if params:
-        raise SpecError(f"model {ref.name!r} is an object, so it takes no params (got {params})")
+        raise SpecError(
+            f"model {ref.name!r} is an object, so it takes no params (got {params})"
+        )
     return target
 
 
@@ -196,9 +204,13 @@ def parse_n_values(text: object) -> list[int]:
             low_text, _, high_text = item.partition("..")
             low, high = parse_n(low_text), parse_n(high_text)
             if low > high:
-                raise CompileError(f"--n range {item!r} is empty; write A..B with A <= B")
+                raise CompileError(
+                    f"--n range {item!r} is empty; write A..B with A <= B"
+                )
             if high > MAX_RANGE_END:
-                raise CompileError(f"--n range {item!r} ends above {MAX_RANGE_END}; use a smaller B")
+                raise CompileError(
+                    f"--n range {item!r} ends above {MAX_RANGE_END}; use a smaller B"
+                )
             values.update(_range_values(low, high))
         else:
             values.add(parse_n(item))
@@ -271,13 +283,25 @@ def plan_sweep(
                 continue
             for n in n_values:
                 task = SweepTask(
-                    ref, strategy, int(n), tuple(metrics), outputs, fold, pd_combine,
-                    max_bytes, seed, samples,
+                    ref,
+                    strategy,
+                    int(n),
+                    metrics=tuple(metrics),
+                    outputs=outputs,
+                    fold=fold,
+                    pd_combine=pd_combine,
+                    max_bytes=max_bytes,
+                    seed=seed,
+                    samples=samples,
                 )
                 if task.needs_circuit and max_bytes is not None:
-                    estimate = estimate_gates(model, n, strategy, fold=fold, pd_combine=pd_combine)
+                    estimate = estimate_gates(
+                        model, n, strategy, fold=fold, pd_combine=pd_combine
+                    )
                     if estimate * BYTES_PER_GATE > max_bytes:
-                        too_big.append(f"{ref.label} {strategy} n={n} (~{estimate:,} nodes)")
+                        too_big.append(
+                            f"{ref.label} {strategy} n={n} (~{estimate:,} nodes)"
+                        )
                 tasks.append(task)
     if too_big:
         raise CompileError(
@@ -322,7 +346,10 @@ def size_per_combine(circuit) -> float | None:
 def run_task(task: SweepTask) -> dict:
     """Compile and measure one sweep point; return its row (see the module docstring)."""
     from circuitlab.analysis.metrics import circuit_stats
-    from circuitlab.analysis.precision import circuit_precision_bits, state_precision_bits
+    from circuitlab.analysis.precision import (
+        circuit_precision_bits,
+        state_precision_bits,
+    )
     from circuitlab.compile import DEFAULT_MAX_BYTES, compile_model
 
     model = task.model.resolve()
@@ -337,6 +364,7 @@ def run_task(task: SweepTask) -> dict:
     circuit = None
     seconds = None
     if task.needs_circuit:
+        budget = DEFAULT_MAX_BYTES if task.max_bytes is None else task.max_bytes
         start = time.perf_counter()
         circuit = compile_model(
             model,
@@ -345,7 +373,7 @@ def run_task(task: SweepTask) -> dict:
             outputs=task.outputs,
             fold=task.fold,
             pd_combine=task.pd_combine,
-            max_bytes=task.max_bytes if task.max_bytes is not None else DEFAULT_MAX_BYTES,
+            max_bytes=budget,
         )
         seconds = time.perf_counter() - start
         support = any(metric in SUPPORT_METRICS for metric in task.metrics)
@@ -354,7 +382,9 @@ def run_task(task: SweepTask) -> dict:
         if metric == "size_per_combine":
             row[metric] = size_per_combine(circuit)
         elif metric == "precision_bits":
-            row[metric] = state_precision_bits(model, task.n, seed=task.seed, samples=task.samples)
+            row[metric] = state_precision_bits(
+                model, task.n, seed=task.seed, samples=task.samples
+            )
         elif metric == "gate_precision_bits":
             row[metric] = circuit_precision_bits(
                 circuit, model, task.n, seed=task.seed, samples=task.samples
@@ -391,7 +421,12 @@ def run_sweep(
     # Large n first: the longest tasks start early, so the processes finish together.
     order = sorted(range(len(tasks)), key=lambda i: -tasks[i].n)
     return parallel_map(
-        run_task, tasks, jobs=jobs, progress=progress, phase="sweep", order=order,
+        run_task,
+        tasks,
+        jobs=jobs,
+        progress=progress,
+        phase="sweep",
+        order=order,
         describe=lambda task: f"{task.model.label} {task.strategy} n={task.n}",
     )
 
@@ -409,7 +444,8 @@ def parallel_map(
     """Return ``[function(item) for item in items]``, computed in ``jobs`` processes.
 
     ``function`` must be importable by name (a module-level function) because the
-    worker processes are spawned. ``order`` is the submission order (results keep
+    worker processes are spawned. For the same reason a script that calls this
+    with ``jobs > 1`` must do so under ``if __name__ == "__main__":``. ``order`` is the submission order (results keep
     the order of ``items``). A :class:`CircuitlabError` is re-raised with
     ``describe(item)`` in front of its message.
     """

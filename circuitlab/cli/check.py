@@ -18,16 +18,16 @@ _STYLES = {"PASS": "green", "FAIL": "bold red", "INCONCLUSIVE": "yellow"}
 
 
 def _table(results) -> Table:
-    table = Table(title="claims", show_lines=True)
+    table = Table(title="claims")
     table.add_column("#", justify="right")
     table.add_column("claim", overflow="fold")
     table.add_column("verdict")
     table.add_column("reason", overflow="fold")
     for result in results:
-        claim = result.claim
-        text = f"{claim.name}: {claim.statement}" if claim.name else claim.statement
         verdict = f"[{_STYLES[result.verdict]}]{result.verdict}[/]"
-        table.add_row(str(claim.index), text, verdict, result.reason)
+        table.add_row(
+            str(result.claim.index), result.claim.statement, verdict, result.reason
+        )
     return table
 
 
@@ -41,10 +41,15 @@ def _summary_line(counts: dict[str, int]) -> str:
 @click.command("check")
 @click.argument("claims_file", type=click.Path(dir_okay=False))
 @click.option(
-    "--jobs", "-j", type=click.IntRange(min=1), default=None,
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
     help="Worker processes (default: min(2, CPU count)); 1 runs in this process.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the verdicts and evidence as JSON.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the verdicts and evidence as JSON."
+)
 @click.pass_context
 def check_command(ctx, claims_file, jobs, as_json):
     """Check the claims of CLAIMS_FILE; exit status 1 if any claim fails.
@@ -59,8 +64,11 @@ def check_command(ctx, claims_file, jobs, as_json):
         )
     counts = summarize(results)
     if as_json:
-        document = {"file": claims_file, "summary": counts,
-                    "claims": [result.as_dict() for result in results]}
+        document = {
+            "file": claims_file,
+            "summary": counts,
+            "claims": [result.as_dict() for result in results],
+        }
         click.echo(json.dumps(document, indent=2, default=str))
     else:
         Console().print(_table(results))

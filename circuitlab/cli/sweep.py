@@ -117,12 +117,16 @@ def write_csv(path: str | Path, rows: Sequence[dict], metrics: Sequence[str]) ->
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
-            writer.writerow({key: "" if row.get(key) is None else row[key] for key in columns})
+            writer.writerow(
+                {key: "" if row.get(key) is None else row[key] for key in columns}
+            )
 
     write_atomic(path, write)
 
 
-def sweep_document(rows: Sequence[dict], metrics: Sequence[str], skipped: Sequence[str]) -> dict:
+def sweep_document(
+    rows: Sequence[dict], metrics: Sequence[str], skipped: Sequence[str]
+) -> dict:
     """Return the JSON document of a sweep: its columns, rows and skipped pairs."""
     return {"columns": _columns(metrics), "rows": list(rows), "skipped": list(skipped)}
 
@@ -145,8 +149,8 @@ def _series(rows: Sequence[dict]) -> dict[str, list[dict]]:
 def plot_sweep(path: str | Path, rows: Sequence[dict], metrics: Sequence[str]) -> None:
     """Draw each metric against n (log2 axis), one line per model and strategy.
 
-    Each subplot also shows ``log2 n`` and ``n`` scaled to pass through the first
-    point with n > 1 and a positive value of the first line. The value axis is
+    Each subplot also shows ``log2 n`` and ``n``, scaled to pass through the first
+    point with n > 1 and a positive value of the first line that has one. The value axis is
     logarithmic when every value is positive, linear otherwise.
 
     Raises
@@ -177,21 +181,36 @@ def plot_sweep(path: str | Path, rows: Sequence[dict], metrics: Sequence[str]) -
 def _plot_metric(axes, metric: str, groups: dict[str, list[dict]]) -> None:
     positive = True
     anchor = None
+
     for label, group in groups.items():
-        points = [(row["n"], row[metric]) for row in group if row.get(metric) is not None]
+        points = [
+            (row["n"], row[metric]) for row in group if row.get(metric) is not None
+        ]
         if not points:
             continue
-        ns, values = zip(*points)
+        ns = [point[0] for point in points]
+        values = [point[1] for point in points]
         positive = positive and all(v > 0 for v in values)
         axes.plot(ns, values, marker="o", markersize=3, label=label)
         if anchor is None:
             anchor = next(((n, v) for n, v in points if n > 1 and v > 0), None)
-    all_n = sorted({row["n"] for group in groups.values() for row in group if row["n"] > 1})
+
+    all_n = sorted(
+        {row["n"] for group in groups.values() for row in group if row["n"] > 1}
+    )
     if anchor is not None and all_n:
         n0, v0 = anchor
-        axes.plot(all_n, [v0 * math.log2(n) / math.log2(n0) for n in all_n], "k--",
-                  linewidth=0.8, label="log2 n (scaled)")
-        axes.plot(all_n, [v0 * n / n0 for n in all_n], "k:", linewidth=0.8, label="n (scaled)")
+        axes.plot(
+            all_n,
+            [v0 * math.log2(n) / math.log2(n0) for n in all_n],
+            "k--",
+            linewidth=0.8,
+            label="log2 n (scaled)",
+        )
+        axes.plot(
+            all_n, [v0 * n / n0 for n in all_n], "k:", linewidth=0.8, label="n (scaled)"
+        )
+
     axes.set_xscale("log", base=2)
     if positive and anchor is not None:
         axes.set_yscale("log")
@@ -215,7 +234,9 @@ def _format(value) -> str:
 def _table(rows: Sequence[dict], metrics: Sequence[str]) -> Table:
     table = Table(title="sweep")
     for column in ("model", "strategy", "n", *metrics, "compile s"):
-        table.add_column(column, justify="left" if column in ("model", "strategy") else "right")
+        table.add_column(
+            column, justify="left" if column in ("model", "strategy") else "right"
+        )
     for row in rows:
         cells = [row["model"], row["strategy"], _format(row["n"])]
         cells += [_format(row.get(metric)) for metric in metrics]
@@ -228,56 +249,117 @@ def _table(rows: Sequence[dict], metrics: Sequence[str]) -> Table:
 @click.command("sweep")
 @_repeatable_model_options
 @click.option(
-    "--strategy", "-s", "strategies", multiple=True,
+    "--strategy",
+    "-s",
+    "strategies",
+    multiple=True,
     help="chain, tree, serial, sklansky, kogge-stone, brent-kung or ladner-fischer; repeat "
     "for several (default: tree for linear models, chain for nonlinear ones).",
 )
 @click.option(
-    "--n", "n_text", required=True,
+    "--n",
+    "n_text",
+    required=True,
     help="n values: integers and ranges A..B separated by commas. A..B means A, B and every "
     "2^k, 2^k+1 and 3*2^(k-1) between them.",
 )
 @click.option(
-    "--metric", "metrics", multiple=True, type=click.Choice(ALL_METRICS),
+    "--metric",
+    "metrics",
+    multiple=True,
+    type=click.Choice(ALL_METRICS),
     help=f"Metric to report; repeat for several (default: {', '.join(DEFAULT_METRICS)}).",
 )
 @click.option(
-    "--outputs", type=click.Choice(["final", "all"]), default="final", show_default=True,
+    "--outputs",
+    type=click.Choice(["final", "all"]),
+    default="final",
+    show_default=True,
     help="Emit only the final state h_n, or every prefix state h_1..h_n.",
 )
 @click.option("--no-fold", is_flag=True, help="Switch off build-time constant folding.")
 @click.option(
-    "--pd-combine", type=click.Choice(["structured", "monomial"]), default="structured",
-    show_default=True, help="How PD maps compose.",
+    "--pd-combine",
+    type=click.Choice(["structured", "monomial"]),
+    default="structured",
+    show_default=True,
+    help="How PD maps compose.",
 )
 @click.option(
-    "--max-memory", type=float, default=8.0, show_default=True,
-    help="Refuse sweep points whose estimated IR memory exceeds this many GiB.",
+    "--max-memory",
+    type=float,
+    default=8.0,
+    show_default=True,
+    help="Reject sweep points whose estimated IR memory exceeds this many GiB.",
 )
 @click.option(
-    "--jobs", "-j", type=click.IntRange(min=1), default=None,
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
     help="Worker processes (default: min(2, CPU count)); 1 runs in this process.",
 )
 @click.option(
-    "--precision", is_flag=True,
+    "--precision",
+    is_flag=True,
     help="Also report precision_bits: the largest exact bit size of any state value.",
 )
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed of the random inputs for the precision metrics.")
-@click.option("--samples", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Random inputs drawn per n for the precision metrics (the maximum is kept).")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
-              help="Write the table as CSV to this file.")
 @click.option(
-    "--json", "json_path", is_flag=False, flag_value="-", default=None,
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the random inputs for the precision metrics.",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Random inputs drawn per n for the precision metrics (the maximum is kept).",
+)
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the table as CSV to this file.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    is_flag=False,
+    flag_value="-",
+    default=None,
     type=click.Path(dir_okay=False, allow_dash=True),
     help="Write the table as JSON to this file; --json alone prints it instead of the table.",
 )
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
-              help="Draw every metric against n into this .png or .svg file.")
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Draw every metric against n into this .png or .svg file.",
+)
 def sweep_command(
-    model, free, state_dim, rank, strategies, n_text, metrics, outputs, no_fold,
-    pd_combine, max_memory, jobs, precision, seed, samples, csv_path, json_path, plot_path,
+    model,
+    free,
+    state_dim,
+    rank,
+    strategies,
+    n_text,
+    metrics,
+    outputs,
+    no_fold,
+    pd_combine,
+    max_memory,
+    jobs,
+    precision,
+    seed,
+    samples,
+    csv_path,
+    json_path,
+    plot_path,
 ):
     """Compile models over many n and tabulate size, depth and other metrics.
 
@@ -304,7 +386,9 @@ def sweep_command(
     for message in skipped:
         click.echo(f"skipped {message}", err=True)
     with make_progress() as progress:
-        rows = run_sweep(tasks, jobs=jobs if jobs is not None else default_jobs(), progress=progress)
+        rows = run_sweep(
+            tasks, jobs=jobs if jobs is not None else default_jobs(), progress=progress
+        )
 
     if csv_path:
         write_csv(csv_path, rows, metrics)
