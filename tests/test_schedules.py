@@ -19,6 +19,7 @@ from circuitlab.compile.schedules import (
     apply_schedule,
     bit_count,
     ceil_log2,
+    combine_count,
     depth_formula,
     evaluate_formula,
     fanout_formula,
@@ -376,3 +377,9 @@ def test_verify_formulas_rejects_unknown_quantity():
     with pytest.raises(CompileError, match="valid quantities"):
         verify_formulas("serial", 3, formulas={"width": N_SYMBOL})
     assert QUANTITIES == ("size", "depth", "max_fanout")
+
+
+@pytest.mark.parametrize("name", STRATEGY_NAMES)
+def test_combine_count_equals_schedule_size(name):
+    for n in list(range(1, 130)) + [1000, 4097]:
+        assert combine_count(name, n) == schedule(name, n).size, f"n={n}"

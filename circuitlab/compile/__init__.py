@@ -20,12 +20,7 @@ from circuitlab.compile.affine import PD_COMBINES, apply, combine, to_dense
 from circuitlab.compile.chain import unroll_chain
 from circuitlab.compile.multilayer import check_multilayer_strategy, compile_layers
 from circuitlab.compile.network import run_schedule
-from circuitlab.compile.schedules import (
-    STRATEGY_NAMES,
-    evaluate_formula,
-    iter_levels,
-    size_formula,
-)
+from circuitlab.compile.schedules import STRATEGY_NAMES, combine_count, iter_levels
 from circuitlab.errors import CompileError
 
 __all__ = [
@@ -138,7 +133,7 @@ def estimate_gates(
     before = scratch.num_nodes
     apply(scratch, np.asarray(h0)[None, :], maps.take([0]))
     per_apply = scratch.num_nodes - before
-    combines = evaluate_formula(size_formula(strategy), n)
+    combines = combine_count(strategy, n)
     applies = n if strategy != "tree" else 1
     total = (
         n * (per_step + inputs_per_position)
@@ -280,7 +275,7 @@ def _compile_network(c, model, n, strategy, outputs, ext, h0, pd_combine, progre
             # Monomial matrices P diag(d) combine as dense matrices; converting once
             # per step keeps every combine at exactly the dense cost.
             maps = to_dense(c, maps)
-    total = evaluate_formula(size_formula(strategy), n)
+    total = combine_count(strategy, n)
     levels = iter_levels(strategy, n)
     done = [0]
 

@@ -315,6 +315,26 @@ def _iter_kogge_stone(n: int):
         yield _pairs(targets, targets - stride)
 
 
+def combine_count(name: str, n: int) -> int:
+    """Return the number of combines of ``schedule(name, n)`` without building it.
+
+    Sklansky and Kogge-Stone use integer closed forms (the same counts as
+    :func:`size_formula`); the other networks are built and counted.
+    """
+    name = _check_name(name)
+    n = _check_n(n, f"prefix strategy {name!r}")
+    levels = _int_ceil_log2(n)
+    if name == "kogge-stone":
+        return sum(n - (1 << k) for k in range(levels))
+    if name == "sklansky":
+        # Slots i < n with bit k set, summed over the levels k.
+        return sum(
+            (1 << k) * (n >> (k + 1)) + max(0, n % (1 << (k + 1)) - (1 << k))
+            for k in range(levels)
+        )
+    return schedule(name, n).size
+
+
 def iter_levels(name: str, n: int):
     """Yield the levels of ``schedule(name, n)`` one at a time.
 
@@ -455,7 +475,9 @@ def schedule(name: str, n: int) -> Schedule:
     name = _check_name(name)
     n = _check_n(n, f"prefix strategy {name!r}")
     if n >= 2**31:
-        raise CompileError(f"invalid n={n} for prefix strategy {name!r}; n must be below 2**31")
+        raise CompileError(
+            f"invalid n={n} for prefix strategy {name!r}; n must be below 2**31"
+        )
     levels = [level for level in _BUILDERS[name](n) if level.shape[0] > 0]
     for level in levels:
         level.setflags(write=False)
