@@ -17,6 +17,12 @@ fan-in, fan-out
     gates (fan-out of gates only; inputs are summarised separately).
 width per level
     Number of operation gates at each depth 1, 2, ..., depth.
+live size, dead gates
+    ``live_size`` counts the operation gates that some output depends on and
+    ``dead_gates`` the rest. A prefix network asked for the final state only, for
+    example, still builds every prefix, and ``size`` counts those gates. Both are
+    None for circuits of more than :data:`MAX_LIVENESS_BATCHES` batches (long
+    chains), where the backward sweep would take minutes.
 lower bound
     An output that depends on m inputs needs depth at least ``ceil(log2 m)`` with
     fan-in 2. ``support`` is the largest m over the outputs inspected (every output
@@ -34,13 +40,24 @@ from scipy.sparse.csgraph import breadth_first_order
 
 from circuitlab.circuit.ops import Op, op_name
 
-__all__ = ["circuit_stats", "input_support", "MAX_SUPPORT_OUTPUTS", "METRIC_NAMES"]
+__all__ = [
+    "circuit_stats",
+    "input_support",
+    "live_gates",
+    "MAX_SUPPORT_OUTPUTS",
+    "MAX_LIVENESS_BATCHES",
+    "METRIC_NAMES",
+]
 
 MAX_SUPPORT_OUTPUTS = 64
+
+#: Above this many batches the live-gate sweep (one numpy step per batch) is skipped.
+MAX_LIVENESS_BATCHES = 1_000_000
 
 #: Scalar metrics a sweep or a claim may name.
 METRIC_NAMES = (
     "size",
+    "live_size",
     "depth",
     "nonlinear_depth",
     "max_fanin",
@@ -78,6 +95,34 @@ def input_support(circuit, nodes) -> list[int]:
         )
         counts.append(int(is_input[reached].sum()))
     return counts
+
+
+def live_gates(circuit) -> np.ndarray | None:
+    """Return a mask of the nodes that some output depends on (None if skipped).
+
+    Sweeps the batches from last to first: a batch's gates read only earlier
+    nodes, so once a batch is reached every reader of its gates has been seen.
+    """
+    if len(circuit.batch_starts) > MAX_LIVENESS_BATCHES:
+        return None
+    live = np.zeros(circuit.num_nodes, dtype=bool)
+    live[circuit.output_ids()] = True
+    ptr, fanin = circuit.fanin_ptr, circuit.fanin
+    starts = circuit.batch_starts
+    ends = np.append(starts[1:], circuit.num_nodes)
+    for start, end in zip(starts[::-1], ends[::-1]):
+        segment = live[start:end]
+        if not segment.any():
+            continue
+        first, last = int(ptr[start]), int(ptr[end])
+        if first == last:
+            continue
+        if segment.all():
+            live[fanin[first:last]] = True
+        else:
+            lengths = np.diff(ptr[start : end + 1].astype(np.int64))
+            live[fanin[first:last][np.repeat(segment, lengths)]] = True
+    return live
 
 
 def _support_nodes(circuit) -> np.ndarray:
@@ -128,8 +173,12 @@ def circuit_stats(circuit, *, support: bool = True) -> dict:
         for code, count in zip(*np.unique(op, return_counts=True))
     }
 
+    live = live_gates(circuit)
+    live_size = int((live & gates).sum()) if live is not None else None
     stats = {
         "size": int(gates.sum()),
+        "live_size": live_size,
+        "dead_gates": None if live_size is None else int(gates.sum()) - live_size,
         "size_by_op": by_op,
         "depth": depth,
         "nonlinear_depth": nonlinear,

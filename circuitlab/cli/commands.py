@@ -40,6 +40,11 @@ def _stats_table(stats: dict, meta: dict, seconds: float | None) -> Table:
         ("state size D", str(meta.get("state_dim")), "coordinates"),
         ("outputs", str(meta.get("outputs")), "final state or all prefixes"),
         ("size", f"{stats['size']:,}", "gates"),
+        (
+            "live size",
+            "not checked" if stats.get("live_size") is None else f"{stats['live_size']:,}",
+            "gates some output depends on",
+        ),
         ("size by opcode", by_op, "gates"),
         ("depth", f"{stats['depth']:,}", "gates on the longest path"),
         (
