@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from circuitlab.circuit.ir import BlockTable, Circuit
+from circuitlab.circuit.ops import Op
 from circuitlab.errors import FormatError
 from circuitlab.rational import parse_rational, rational_str
 
@@ -44,7 +45,12 @@ def write_atomic(path: str | Path, writer) -> None:
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise FormatError(f"cannot write {path}: directory {directory} does not exist")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    if path.is_dir():
+        raise FormatError(f"cannot write {path}: it is a directory")
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    except OSError as error:
+        raise FormatError(f"cannot write {path}: {error.strerror or error}") from None
     os.close(handle)
     try:
         writer(temporary)
@@ -142,7 +148,7 @@ def load_circuit(path: str | Path) -> Circuit:
         )
     try:
         return _rebuild(archive, metadata)
-    except (KeyError, ValueError) as error:
+    except (KeyError, ValueError, IndexError) as error:
         raise FormatError(f"{path}: damaged circuit file ({error})") from None
 
 
@@ -162,6 +168,16 @@ def _rebuild(archive, metadata) -> Circuit:
     c._num_batches = len(c._batch_starts)
     if len(c._ptr) != n + 1 or int(c._ptr[-1]) != c._e:
         raise ValueError("operand pointers do not match the operand array")
+    if n and int(op.max()) >= len(Op):
+        raise ValueError(f"unknown opcode {int(op.max())}")
+    lengths = np.diff(c._ptr.astype(np.int64))
+    if (lengths < 0).any():
+        raise ValueError("operand pointers decrease")
+    readers = np.repeat(np.arange(n, dtype=np.int64), lengths)
+    if c._e and not (c._fanin.astype(np.int64) < readers).all():
+        raise ValueError(
+            "an operand does not precede its gate (not in topological order)"
+        )
     for node, text in zip(archive["const_nodes"], metadata["constants"]):
         value = parse_rational(text)
         c.const_value[int(node)] = value

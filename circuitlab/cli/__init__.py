@@ -85,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     except CircuitlabError as error:
         click.echo(f"error: {error}", err=True)
         return 2
+    except UnicodeDecodeError:
+        click.echo("error: an input file is not UTF-8 text; give a text file", err=True)
+        return 2
     except click.Abort:
         click.echo("error: aborted", err=True)
         return 130

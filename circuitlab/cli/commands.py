@@ -42,7 +42,9 @@ def _stats_table(stats: dict, meta: dict, seconds: float | None) -> Table:
         ("size", f"{stats['size']:,}", "gates"),
         (
             "live size",
-            "not checked" if stats.get("live_size") is None else f"{stats['live_size']:,}",
+            "not checked"
+            if stats.get("live_size") is None
+            else f"{stats['live_size']:,}",
             "gates some output depends on",
         ),
         ("size by opcode", by_op, "gates"),
@@ -255,8 +257,18 @@ def eval_command(
     built = resolve_model(model, free, state_dim, rank)
     strategy = resolve_strategy(built, strategy)
     if built.has_readout:
+        if input_file and text is not None:
+            raise EvaluationError(
+                "give the tokens with --input or --input-file, not both"
+            )
         if input_file:
-            text = open(input_file, encoding="utf-8").read()
+            try:
+                with open(input_file, encoding="utf-8") as handle:
+                    text = handle.read()
+            except UnicodeDecodeError:
+                raise EvaluationError(
+                    f"{input_file} is not UTF-8 text; write the tokens as text"
+                ) from None
         if text is None:
             raise EvaluationError("give the tokens with --input or --input-file")
         tokens = built.tokenize(text)

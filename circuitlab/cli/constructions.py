@@ -55,6 +55,22 @@ def _emit(stream: str, output: str | None) -> None:
         click.echo(stream)
 
 
+def _estimated_tokens(graph, form: str) -> int:
+    """Estimate the unary stream length before building it.
+
+    A sorted instance costs about u + v + 2 tokens per edge. A functional graph on
+    N vertices first becomes a layered instance of V = N (N + 1) + 1 vertices, so
+    its stream grows like N^4; the bound (N + 1) (m + 1) (2 V + 2) for m edges is
+    computed instead.
+    """
+    if form == "functional":
+        count = graph.num_vertices
+        layered = count * (count + 1) + 1
+        return (count + 1) * (len(graph.edges) + 1) * (2 * layered + 2)
+    edges = getattr(graph, "edges", ())
+    return sum(u + v + 2 for u, v in edges) + 2 * graph.num_vertices + 4
+
+
 @click.group("reduce")
 def reduce_command() -> None:
     """Reduce a problem instance to the token stream of its construction's RNN."""
@@ -78,7 +94,14 @@ def reduce_command() -> None:
     type=click.Path(dir_okay=False),
     help="Write the stream to this file (complete or not at all) instead of stdout.",
 )
-def reduce_graph_command(instance, form, source, target, output):
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1),
+    default=50_000_000,
+    show_default=True,
+    help="Reject instances whose estimated stream is longer than this many tokens.",
+)
+def reduce_graph_command(instance, form, source, target, output, max_tokens):
     """Print the connectivity-counter stream that decides reachability in INSTANCE.
 
     A functional graph goes through the layered reduction, and a sorted instance
@@ -98,6 +121,13 @@ def reduce_graph_command(instance, form, source, target, output):
         raise ProblemError(
             f"{instance}: the {found_form} graph has no query; add 'source s' and "
             f"'target t' lines or pass --source and --target"
+        )
+    estimate = _estimated_tokens(graph, found_form)
+    if estimate > max_tokens:
+        raise ProblemError(
+            f"{instance}: the stream would have about {estimate:,} tokens "
+            f"({found_form} graph with {graph.num_vertices:,} vertices), above "
+            f"--max-tokens {max_tokens:,}; raise --max-tokens or use a smaller graph"
         )
     stream = connectivity_stream(graph, source, target)
     logger.info(

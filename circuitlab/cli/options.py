@@ -60,7 +60,8 @@ def compile_options(function):
         type=float,
         default=8.0,
         show_default=True,
-        help="Refuse circuits whose estimated IR memory exceeds this many GiB.",
+        callback=check_gib,
+        help="Reject circuits whose estimated IR memory exceeds this many GiB.",
     )(function)
     function = click.option(
         "--pd-combine",
@@ -92,6 +93,17 @@ def compile_options(function):
         "--n", "n", required=True, help="Number of input positions (integer >= 1)."
     )(function)
     return function
+
+
+def check_gib(context, parameter, value):
+    """Click callback: accept a finite, positive number of GiB."""
+    import math
+
+    if value is not None and (not math.isfinite(value) or value <= 0):
+        raise CompileError(
+            f"--max-memory must be a positive number of GiB, got {value}"
+        )
+    return value
 
 
 def parse_n(text) -> int:

@@ -10,6 +10,7 @@ import csv
 import json
 import math
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,7 +29,7 @@ from circuitlab.analysis.sweep import (
     plan_sweep,
     run_sweep,
 )
-from circuitlab.cli.options import make_progress, model_options
+from circuitlab.cli.options import check_gib, make_progress, model_options
 from circuitlab.errors import FormatError
 
 __all__ = ["sweep_command", "write_atomic", "write_csv", "write_json", "plot_sweep"]
@@ -290,6 +291,7 @@ def _table(rows: Sequence[dict], metrics: Sequence[str]) -> Table:
     type=float,
     default=8.0,
     show_default=True,
+    callback=check_gib,
     help="Reject sweep points whose estimated IR memory exceeds this many GiB.",
 )
 @click.option(
@@ -400,4 +402,4 @@ def sweep_command(
     if json_path == "-":
         click.echo(json.dumps(document, indent=2))
     else:
-        Console().print(_table(rows, metrics))
+        Console(width=None if sys.stdout.isatty() else 200).print(_table(rows, metrics))

@@ -76,12 +76,13 @@ class RecurrentModel:
     def tokenize(self, text: str | Sequence[str]) -> list[str]:
         """Split an input into tokens: a list as is, a string by spaces or characters.
 
-        A string with spaces is split on whitespace; otherwise every character is a
-        token, which works when every token of the alphabet is one character.
+        A string with whitespace inside (spaces, tabs, newlines) is split on
+        whitespace; otherwise every character is a token, which works when every
+        token of the alphabet is one character.
         """
         if not isinstance(text, str):
             tokens = list(text)
-        elif " " in text.strip():
+        elif any(character.isspace() for character in text.strip()):
             tokens = text.split()
         else:
             tokens = list(text.strip())
