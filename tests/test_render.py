@@ -468,9 +468,11 @@ def test_missing_dot_cli_prints_install_command(tmp_path, no_dot_path, capsys):
         ["render", "--model", "elman", "--n", "4", "-o", str(tmp_path / "e.svg")]
     )
     captured = capsys.readouterr()
-    assert status == 0
+    # The .dot source is written, but the requested SVG is not: exit status 1.
+    assert status == 1
     assert "install Graphviz" in captured.err
     assert (tmp_path / "e.dot").exists()
+    assert not (tmp_path / "e.svg").exists()
 
 
 def test_dot_format_needs_no_graphviz(tmp_path, no_dot_path):

@@ -54,6 +54,10 @@ def write_atomic(path: str | Path, writer) -> None:
     os.close(handle)
     try:
         writer(temporary)
+        # mkstemp creates the file with mode 0600; give it the usual mode instead.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):

@@ -256,6 +256,16 @@ def eval_command(
 
     built = resolve_model(model, free, state_dim, rank)
     strategy = resolve_strategy(built, strategy)
+    if modulus is not None and domain != "Zm":
+        raise EvaluationError("--modulus applies only with --domain Zm")
+    if built.has_readout and n is not None:
+        raise EvaluationError(
+            "--n applies only to --free models; a spec model reads its length from --input"
+        )
+    if not built.has_readout and (text is not None or input_file):
+        raise EvaluationError(
+            "a --free model has no alphabet; drop --input and give --n for random inputs"
+        )
     if built.has_readout:
         if input_file and text is not None:
             raise EvaluationError(

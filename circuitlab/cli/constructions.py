@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import click
@@ -19,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from circuitlab.cli.options import make_progress
-from circuitlab.errors import FormatError, ProblemError
+from circuitlab.errors import ProblemError
 
 __all__ = ["reduce_command", "verify_command"]
 
@@ -28,24 +26,11 @@ logger = logging.getLogger(__name__)
 
 def _write_atomically(path: str, text: str) -> None:
     """Write ``text`` to ``path`` completely or not at all (temp file, then rename)."""
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    try:
-        handle, temporary = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=".tmp", dir=directory
-        )
-    except OSError as error:
-        raise FormatError(f"{path}: cannot create the output file: {error}") from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, target)
-    except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
-        raise FormatError(f"{path}: cannot write the output file: {error}") from None
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    from circuitlab.circuit.io import write_atomic
+
+    write_atomic(
+        path, lambda temporary: Path(temporary).write_text(text, encoding="utf-8")
+    )
 
 
 def _emit(stream: str, output: str | None) -> None:

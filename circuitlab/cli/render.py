@@ -78,6 +78,9 @@ def _report(result: RenderResult) -> None:
         f"wrote {result.path} ({result.format}, {result.level} level, "
         f"{result.nodes:,} {kind}, {result.edges:,} edges)"
     )
+    if result.dot_missing:
+        # Only the .dot source was written, not the requested image.
+        raise click.exceptions.Exit(1)
 
 
 @click.command("render")

@@ -260,7 +260,7 @@ def compile_model(
             "n": n,
             "state_dim": model.state_dim,
             "outputs": outputs,
-            "pd_combine": pd_combine if model.family == "pd" else None,
+            "pd_combine": pd_combine if model.family in ("pd", "multilayer") else None,
             "estimated_nodes": estimate,
         }
     )
