@@ -1,7 +1,7 @@
 """Multilayer networks: multihead RNN sublayers alternating with ReLU feedforward sublayers.
 
 The network keeps a residual stream ``X_t`` of width W (the spec's ``state_dim``) at
-positions t = 0..n, where position 0 holds a BOS vector (``bos``) and position t
+positions t = 0..n. Position 0 contains a BOS vector (``bos``) and position t
 the embedding of token t. Layers update the stream in order:
 
 ``kind = "rnn"``   Each head reads a slice ``z_t = X_t[start:stop]`` of the stream and
