@@ -121,13 +121,18 @@ def output_format(path: str | os.PathLike, format: str | None = None) -> str:
 
     A path without a suffix defaults to svg.
     """
+    suffix = Path(path).suffix.lower()
     if format is not None:
         if format not in FORMATS:
             raise FormatError(
                 f"unknown output format {format!r}; use one of {', '.join(FORMATS)}"
             )
+        if suffix in _SUFFIX_FORMATS and _SUFFIX_FORMATS[suffix] != format:
+            raise FormatError(
+                f"--format {format} does not match the suffix of {os.fspath(path)!r}; "
+                f"name the file .{format} or drop --format"
+            )
         return format
-    suffix = Path(path).suffix.lower()
     if not suffix:
         return "svg"
     if suffix not in _SUFFIX_FORMATS:
