@@ -19,8 +19,7 @@ from circuitlab.analysis.metrics import circuit_stats as stats
 from circuitlab.circuit.export import to_networkx, to_sympy
 from circuitlab.circuit.io import load_circuit, save_circuit
 from circuitlab.circuit.ir import Circuit
-from circuitlab.compile import STRATEGIES, estimate_gates
-from circuitlab.compile import compile_model as compile
+from circuitlab.compile import STRATEGIES, compile_model, estimate_gates
 from circuitlab.errors import (
     CircuitlabError,
     CompileError,
@@ -64,6 +63,21 @@ __version__ = "0.1.0"
 def load_model(name_or_path):
     """Load a shipped spec by name, or a spec file by path, and build its model."""
     return build_model(load_spec(name_or_path))
+
+
+def compile(model, n, strategy=None, **options):
+    """Compile a model object, or a shipped spec name or spec path, over n positions.
+
+    The default strategy is tree for linear models and chain for nonlinear ones;
+    see :func:`circuitlab.compile.compile_model` for the options.
+    """
+    if isinstance(model, str) or hasattr(model, "__fspath__"):
+        model = load_model(model)
+    if strategy is None:
+        from circuitlab.cli.options import resolve_strategy
+
+        strategy = resolve_strategy(model, None)
+    return compile_model(model, n, strategy, **options)
 
 
 def render(circuit, path, **options):

@@ -100,9 +100,10 @@ class Problems:
             except ValueError:
                 bad.append(f"{list(index)}={value!r}")
         if bad:
+            more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
             self.add(
                 f"{where}{key}",
-                f"not an integer or 'p/q' string at {', '.join(bad[:3])}",
+                f"not an integer or 'p/q' string at {', '.join(bad[:3])}{more}",
             )
             return None
         return out

@@ -335,10 +335,10 @@ def _parse_claim(number, table, own, label, problems, models) -> Claim | None:
 
 
 def _check_strategy(model, strategy, outputs, metric, bad) -> str | None:
-    from circuitlab.compile import STRATEGIES
+    from circuitlab.compile import STRATEGIES, default_strategy
 
     if strategy is None:
-        strategy = "tree" if getattr(model, "is_linear", False) else "chain"
+        strategy = default_strategy(model)
     if strategy not in STRATEGIES:
         bad(
             "strategy",

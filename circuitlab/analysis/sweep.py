@@ -259,7 +259,12 @@ def plan_sweep(
     CompileError
         If every pair is skipped, a metric is unknown, or a task exceeds ``max_bytes``.
     """
-    from circuitlab.compile import BYTES_PER_GATE, STRATEGIES, estimate_gates
+    from circuitlab.compile import (
+        BYTES_PER_GATE,
+        STRATEGIES,
+        default_strategy,
+        estimate_gates,
+    )
 
     unknown = [m for m in metrics if m not in ALL_METRICS]
     if unknown:
@@ -272,7 +277,7 @@ def plan_sweep(
     for ref in models:
         model = ref.resolve()
         for requested in strategies:
-            strategy = requested or ("tree" if model.is_linear else "chain")
+            strategy = requested or default_strategy(model)
             if strategy not in STRATEGIES:
                 raise CompileError(
                     f"unknown strategy {strategy!r}; valid strategies: {', '.join(STRATEGIES)}"
@@ -316,6 +321,10 @@ def plan_sweep(
 
 def pair_problem(model, strategy: str, outputs: str) -> str | None:
     """Return why the compiler cannot unroll ``model`` with ``strategy``, or None."""
+    if getattr(model, "is_multilayer", False):
+        from circuitlab.compile import strategy_problem
+
+        return strategy_problem(model, strategy, outputs)
     if strategy != "chain" and not getattr(model, "is_linear", False):
         return "a nonlinear RNN unrolls only as a chain"
     if strategy == "tree" and outputs == "all":

@@ -74,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         return done.exit_code
     except click.exceptions.NoArgsIsHelpError as error:
         # A bare `circuitlab` or `circuitlab reduce`: show the help as click would.
-        click.echo(error.ctx.get_help() if error.ctx is not None else error.format_message())
+        click.echo(
+            error.ctx.get_help() if error.ctx is not None else error.format_message()
+        )
         return 0
     except click.UsageError as error:
         message = error.format_message().replace("\n", " ")

@@ -87,7 +87,8 @@ def compile_options(function):
         "-s",
         default=None,
         help="chain, tree, serial, sklansky, kogge-stone, brent-kung or ladner-fischer "
-        "(default: tree for linear models, chain for nonlinear ones).",
+        "(default: tree for linear models, chain for nonlinear ones, sklansky for "
+        "multilayer networks of linear heads).",
     )(function)
     function = click.option(
         "--n", "n", required=True, help="Number of input positions (integer >= 1)."
@@ -152,10 +153,10 @@ def check_writable(path) -> None:
 
 
 def resolve_strategy(model, strategy):
-    """Return the strategy, defaulting to tree (linear) or chain (nonlinear)."""
-    if strategy is None:
-        return "tree" if model.is_linear else "chain"
-    return strategy
+    """Return ``strategy``, or the model's default (see ``default_strategy``)."""
+    from circuitlab.compile import default_strategy
+
+    return strategy if strategy is not None else default_strategy(model)
 
 
 @contextlib.contextmanager

@@ -25,6 +25,8 @@ from circuitlab.errors import CompileError
 
 __all__ = [
     "compile_model",
+    "default_strategy",
+    "strategy_problem",
     "estimate_gates",
     "STRATEGIES",
     "DEFAULT_MAX_BYTES",
@@ -44,6 +46,27 @@ _APPLY_CHUNK = 1 << 15
 #: Bytes the IR stores per fan-in-2 gate: opcode 1, CSR pointer 4 (uint32 while the
 #: operand count fits), two operands 8, depth 4, nonlinear depth 4, block 4.
 BYTES_PER_GATE = 25
+
+
+def default_strategy(model) -> str:
+    """Return the default strategy: tree for a linear RNN, chain for a nonlinear one,
+    and Sklansky for a multilayer network of linear heads (later layers read every
+    prefix state, so the tree does not apply)."""
+    if getattr(model, "is_multilayer", False):
+        return "chain" if model.has_nonlinear_heads else "sklansky"
+    return "tree" if model.is_linear else "chain"
+
+
+def strategy_problem(model, strategy: str, outputs: str) -> str | None:
+    """Return why ``strategy`` cannot unroll ``model`` with these outputs, or None."""
+    try:
+        if getattr(model, "is_multilayer", False):
+            _check_multilayer(model, strategy, outputs)
+        else:
+            _check_strategy(model, strategy, outputs)
+    except CompileError as error:
+        return str(error)
+    return None
 
 
 def _check_n(n) -> int:

@@ -205,7 +205,8 @@ def _assign_inputs(circuit, inputs, values, domain, modulus) -> None:
             except (TypeError, ValueError):
                 # Exact strings such as "1/2": parse, then round to float64.
                 values[flat_ids] = [
-                    float(_convert(v, "Q", None, f"input {name}[{k}]")) for k, v in enumerate(flat)
+                    float(_convert(v, "Q", None, f"input {name}[{k}]"))
+                    for k, v in enumerate(flat)
                 ]
             continue
         converted = {}

@@ -102,6 +102,16 @@ class RecurrentModel:
         """Return the circuit input values for a token sequence."""
         raise NotImplementedError
 
+    def check_tokens(self, tokens: Sequence[str]) -> None:
+        """Raise EvaluationError naming the first token outside the alphabet."""
+        known = set(self.spec.alphabet)
+        for position, token in enumerate(tokens):
+            if token not in known:
+                raise EvaluationError(
+                    f"token {token!r} at position {position} is not in the alphabet of "
+                    f"{self.name} ({' '.join(self.spec.alphabet)})"
+                )
+
     # ------------------------------------------------------------ reference
 
     def reference_states(self, inputs) -> np.ndarray:

@@ -302,6 +302,7 @@ class MultilayerModel(RecurrentModel):
         return c.add_input("x", (n, len(self.spec.alphabet)))
 
     def encode(self, tokens) -> dict[str, np.ndarray]:
+        self.check_tokens(tokens)
         index = self.spec.token_index
         return {"x": onehot_rows([index[t] for t in tokens], len(self.spec.alphabet))}
 

@@ -120,6 +120,7 @@ class _NonlinearBase(RecurrentModel):
         return c.add_input("x", (n, self.input_dim))
 
     def encode(self, tokens) -> dict[str, np.ndarray]:
+        self.check_tokens(tokens)
         return {"x": np.array([self.embedding[t] for t in tokens], dtype=object)}
 
     def reference_states(self, inputs) -> np.ndarray:
@@ -171,7 +172,9 @@ def parse_mlp(table, dim, width, problems, where="") -> list:
     for k, layer in enumerate(layers_table):
         prefix = f"{where}layers[{k}]."
         if not isinstance(layer, dict):
-            problems.add(prefix.rstrip("."), "expected a table with weight, bias and activation")
+            problems.add(
+                prefix.rstrip("."), "expected a table with weight, bias and activation"
+            )
             return layers
         last = k == len(layers_table) - 1
         weight = layer.get("weight") if isinstance(layer, dict) else None
