@@ -297,6 +297,11 @@ def verify_command(
     from circuitlab.constructions.verify import verify_construction
 
     bounds = _parse_size_range(size_range)
+    if exhaustive_max == 0 and random_count == 0:
+        raise ProblemError(
+            "nothing to verify: --exhaustive-max 0 and --random 0 check no instance; "
+            "raise one of them"
+        )
     with make_progress(disable=as_json) as progress:
         report = verify_construction(
             construction,
