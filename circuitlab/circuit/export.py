@@ -39,9 +39,11 @@ def _input_labels(circuit) -> dict[int, str]:
 def to_networkx(circuit, *, limit: int = MAX_EXPORT_NODES) -> nx.DiGraph:
     """Return a DiGraph with an edge from each operand to the gate that reads it.
 
-    Node attributes: ``op`` (name), ``depth``, ``nonlinear_depth``, ``block``, and
-    ``value`` for constants or ``label`` for inputs. A gate that reads the same
-    operand twice (``x * x``) gets one edge with ``multiplicity`` 2.
+    Node attributes: ``op`` (name), ``depth``, ``nonlinear_depth``, ``block``,
+    ``output`` (the output group name, for output nodes), and ``value`` for
+    constants or ``label`` for inputs. Edge attribute ``positions`` lists the
+    operand positions at which the gate reads that node (``[0]`` for ``a`` in
+    ``a - b``), so a gate that reads one node twice (``x * x``) has ``[0, 1]``.
     """
     _check_size(circuit, "to_networkx", limit)
     graph = nx.DiGraph()
@@ -59,14 +61,19 @@ def to_networkx(circuit, *, limit: int = MAX_EXPORT_NODES) -> nx.DiGraph:
         elif op[node] == Op.INPUT:
             attributes["label"] = labels.get(node, f"input{node}")
         graph.add_node(node, **attributes)
+    for name, ids in circuit.outputs.items():
+        for node in np.asarray(ids).ravel():
+            graph.nodes[int(node)]["output"] = name
     ptr, fanin = circuit.fanin_ptr, circuit.fanin
     for node in range(circuit.num_nodes):
-        for operand in fanin[ptr[node] : ptr[node + 1]]:
+        operands = fanin[int(ptr[node]) : int(ptr[node + 1])]
+        for position, operand in enumerate(operands):
             operand = int(operand)
             if graph.has_edge(operand, node):
+                graph[operand][node]["positions"].append(position)
                 graph[operand][node]["multiplicity"] += 1
             else:
-                graph.add_edge(operand, node, multiplicity=1)
+                graph.add_edge(operand, node, positions=[position], multiplicity=1)
     return graph
 
 
