@@ -699,3 +699,22 @@ def test_cli_malformed_file_exit_two(tmp_path, capsys):
     assert err.count("\n") == 1
     assert "claim 1 metric" in err
     assert "claim 1 bound" in err
+
+
+def test_spec_path_relative_to_claims_file(tmp_path, monkeypatch):
+    from circuitlab.analysis.claims import load_claims
+    from circuitlab.spec import shipped_specs
+
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "mine.toml").write_text(
+        shipped_specs()["pd"].read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    claims_file = tmp_path / "claims.toml"
+    claims_file.write_text(
+        '[[claim]]\nmodel = "specs/mine.toml"\nstrategy = "tree"\n'
+        'metric = "nonlinear_depth"\nbound = "Theta(1)"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.chdir("/")
+    claims = load_claims(claims_file)
+    assert len(claims) == 1

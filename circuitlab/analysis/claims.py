@@ -194,7 +194,27 @@ def load_claims(path: str | Path) -> list[Claim]:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise FormatError(f"{path}: invalid TOML: {error}") from None
+    _resolve_spec_paths(table, path.parent)
     return parse_claims(table, source=str(path))
+
+
+def _resolve_spec_paths(table: dict, folder: Path) -> None:
+    """Read relative spec paths (``model = "specs/x.toml"``) against the claims file."""
+    tables = [table.get("defaults")]
+    if isinstance(table.get("claim"), list):
+        tables += table["claim"]
+    for entry in tables:
+        if not isinstance(entry, dict):
+            continue
+        model = entry.get("model")
+        if (
+            isinstance(model, str)
+            and model.endswith(".toml")
+            and not Path(model).is_absolute()
+        ):
+            candidate = folder / model
+            if candidate.exists():
+                entry["model"] = str(candidate)
 
 
 def parse_claims(table: dict, *, source: str = "<claims>") -> list[Claim]:
