@@ -555,7 +555,7 @@ def test_render_rejects_unknown_suffix(tmp_path):
 
 
 def test_render_rejects_missing_directory(tmp_path):
-    with pytest.raises(FormatError, match="does not exist"):
+    with pytest.raises(FormatError, match="not found"):
         render_circuit(hand_circuit(), tmp_path / "missing" / "x.svg")
 
 

@@ -36,21 +36,34 @@ FORMAT_VERSION = 1
 
 
 def write_atomic(path: str | Path, writer) -> None:
-    """Call ``writer(temporary_path)`` and rename the result to ``path``.
+    """Call ``writer(temporary_path)``, then rename the temporary file to ``path``.
 
     The temporary file is created in the target directory, so the rename is
-    atomic on POSIX file systems; on any error the temporary file is removed.
+    atomic on POSIX file systems. On any error the temporary file is removed and
+    ``path`` keeps its old content.
+
+    Raises
+    ------
+    FormatError
+        If the directory is missing, ``path`` is a directory, or the file system
+        fails while writing.
     """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
-        raise FormatError(f"cannot write {path}: directory {directory} does not exist")
+        raise FormatError(
+            f"cannot write {path}: directory {directory} not found; create it first"
+        )
     if path.is_dir():
         raise FormatError(f"cannot write {path}: it is a directory")
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+        handle, temporary = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".tmp", dir=directory
+        )
     except OSError as error:
-        raise FormatError(f"cannot write {path}: {error.strerror or error}") from None
+        raise FormatError(
+            f"cannot write {path}: {error.strerror or error}; choose a writable directory"
+        ) from None
     os.close(handle)
     try:
         writer(temporary)
@@ -59,9 +72,13 @@ def write_atomic(path: str | Path, writer) -> None:
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         if os.path.exists(temporary):
             os.unlink(temporary)
+        if isinstance(error, OSError):
+            raise FormatError(
+                f"cannot write {path}: {error.strerror or error}"
+            ) from None
         raise
 
 

@@ -11,7 +11,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from circuitlab.analysis.sweep import (
     plan_sweep,
     run_sweep,
 )
+from circuitlab.circuit import io as circuit_io
 from circuitlab.cli.options import check_gib, make_progress, model_options
 from circuitlab.errors import FormatError
 
@@ -67,43 +67,15 @@ def write_atomic(path: str | Path, write: Callable, *, binary: bool = False) -> 
         If the directory does not exist or the file cannot be written; ``path`` is
         then left as it was.
     """
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise FormatError(f"cannot write {path}: directory {directory} not found")
-    try:
-        handle = tempfile.NamedTemporaryFile(
-            mode="wb" if binary else "w",
-            dir=directory,
-            prefix=f".{path.name}.",
-            suffix=".tmp",
-            delete=False,
-            **({} if binary else {"encoding": "utf-8", "newline": ""}),
-        )
-    except OSError as error:
-        raise FormatError(f"cannot write {path}: {error}") from None
-    try:
-        with handle:
+
+    def writer(temporary: str) -> None:
+        options = {} if binary else {"encoding": "utf-8", "newline": ""}
+        with open(temporary, "wb" if binary else "w", **options) as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        # NamedTemporaryFile creates mode 0600; give the file the usual umask mode.
-        os.chmod(handle.name, 0o666 & ~_current_umask())
-        os.replace(handle.name, path)
-    except BaseException as error:
-        try:
-            os.unlink(handle.name)
-        except FileNotFoundError:
-            pass
-        if isinstance(error, OSError):
-            raise FormatError(f"cannot write {path}: {error}") from None
-        raise
 
-
-def _current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    circuit_io.write_atomic(path, writer)
 
 
 def _columns(metrics: Sequence[str]) -> list[str]:

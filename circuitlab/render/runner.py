@@ -10,16 +10,15 @@ contained before.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import secrets
 import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+from circuitlab.circuit import io as circuit_io
 from circuitlab.errors import FormatError
 
 __all__ = [
@@ -113,28 +112,4 @@ def run_dot(
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` completely or not at all (temporary file, rename)."""
-    path = Path(path)
-    directory = path.parent
-    if not directory.is_dir():
-        raise FormatError(
-            f"cannot write {path}: directory {directory} does not exist; "
-            "create it first"
-        )
-    # A fresh name opened with "x" gets the usual umask permissions, unlike mkstemp.
-    temporary = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    try:
-        stream = open(temporary, "xb")
-    except OSError as error:
-        raise FormatError(
-            f"cannot write {path}: {error.strerror}; choose a writable directory"
-        ) from error
-    try:
-        with stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException as error:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        if isinstance(error, OSError):
-            raise FormatError(f"cannot write {path}: {error.strerror}") from error
-        raise
+    circuit_io.write_atomic(path, lambda temporary: Path(temporary).write_bytes(data))
