@@ -111,8 +111,8 @@ def _check_multilayer(model, strategy: str, outputs: str) -> None:
 def _estimate_multilayer(
     model, n: int, strategy: str, fold: bool, pd_combine: str
 ) -> int:
-    # Compile the network at a small size and scale per position; the combine
-    # schedules add a log factor at most, counted by scaling with log2 n.
+    # Compile the network at a small size and scale per position. The combine
+    # schedules add at most a log factor, so the estimate also scales with log2 n.
     probe_n = 4
     probe_strategy = "serial" if strategy == "tree" else strategy
     probe = Circuit(fold=fold, capacity=4096)

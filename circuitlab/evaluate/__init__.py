@@ -12,7 +12,7 @@ Domains
 ``"float"``
     IEEE float64, the only domain that accepts TANH and SIGMOID.
 
-Each batch holds gates of one opcode that do not read each other (an IR
+Each batch contains gates of one opcode that do not read each other (an IR
 invariant), so a batch is one vectorized array operation; for Q and Z the arrays
 hold Python objects and numpy calls their arithmetic element by element.
 """
@@ -237,7 +237,12 @@ def _unary(kind: Op, a: np.ndarray, domain: str) -> np.ndarray:
     if kind == Op.NOT:
         return 1 - a
     if kind == Op.RELU:
-        zero = 0.0 if domain == "float" else mpq(0) if domain == "Q" else 0
+        if domain == "float":
+            zero = 0.0
+        elif domain == "Q":
+            zero = mpq(0)
+        else:
+            zero = 0
         return np.where(a > 0, a, zero)
     if kind == Op.STEP:
         if domain == "float":

@@ -1,7 +1,7 @@
 """What every model provides to the compiler: inputs, one step, a readout, a reference.
 
 A model reads x_1..x_n and updates a state ``h_t = F(h_{t-1}, x_t)`` (a row vector of
-length D). The compiler never looks inside F: it asks the model to emit one step (or,
+length D). The compiler never looks inside F: it calls the model to emit one step (or,
 for linear models, all n step maps at once) as gates. The model's
 :meth:`~RecurrentModel.reference_states` is the oracle: a plain loop over exact
 rationals that never touches the circuit code.

@@ -177,8 +177,13 @@ def parse_mlp(table, dim, width, problems, where="") -> list:
             )
             return layers
         last = k == len(layers_table) - 1
-        weight = layer.get("weight") if isinstance(layer, dict) else None
-        rows = dim if last else (len(weight) if isinstance(weight, list) else 0)
+        weight = layer.get("weight")
+        if last:
+            rows = dim
+        elif isinstance(weight, list):
+            rows = len(weight)
+        else:
+            rows = 0
         if not last and rows == 0:
             problems.add(f"{prefix}weight", "missing or empty")
             break
